@@ -1,0 +1,117 @@
+"""Command line: ``transcript-lake <command>`` (the ``jobs/*.py`` files call the same functions).
+
+    transcript-lake run                      # every stage, conf/local.yaml, lake ./lake
+    transcript-lake run --only ingest --input extra/*.srt --lake /tmp/lake
+    transcript-lake sql "SELECT count(*) FROM transcripts.segments"
+    transcript-lake submit-args              # spark-submit flags that add Delta (air-gapped aware)
+
+Exit codes: 0 success, 1 a stage failed, 2 configuration / environment error (one line on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+from .errors import UserError
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--env", default=os.environ.get("TRANSCRIPT_LAKE_ENV", "local"), help="conf/<env>.yaml (default: local)")
+    p.add_argument("--lake", help="lake root (overrides lake.root)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override, repeatable")
+
+
+def build_parser(prog: str = "transcript-lake") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description="Spark + Delta pipeline for video-transcript corpora.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run pipeline stages")
+    _common(run)
+    run.add_argument("--only", action="append", help="run only this stage (repeatable)")
+    run.add_argument("--input", action="append", default=[], metavar="PATH_OR_GLOB",
+                     help="extra input files (sniffed), repeatable")
+    sql = sub.add_parser("sql", help="run a SQL statement against the lake and print the result")
+    _common(sql)
+    sql.add_argument("statement")
+    sql.add_argument("--limit", type=int, default=50)
+    args = sub.add_parser("submit-args", help="print spark-submit flags that put Delta on the classpath")
+    _common(args)
+    return parser
+
+
+def load(args):
+    from .config import load_config
+
+    overrides = list(args.set)
+    if getattr(args, "lake", None):
+        overrides.append(f"lake.root={Path(args.lake).expanduser().resolve() if '://' not in args.lake else args.lake}")
+    conf = load_config(args.env, overrides)
+    if getattr(args, "input", None):
+        conf.data.setdefault("inputs", {})["extra"] = list(conf.get("inputs.extra", []) or []) + list(args.input)
+    return conf
+
+
+def cmd_run(args, stages: Sequence[str] | None = None) -> int:
+    from .pipeline import STAGES, format_summary, run_stages
+    from .spark import build_spark
+
+    conf = load(args)
+    chosen = args.only or list(stages or STAGES)
+    for s in chosen:
+        if s not in STAGES:
+            raise UserError(f"unknown stage {s!r} (known: {', '.join(STAGES)})")
+    t0 = time.perf_counter()
+    spark = build_spark(conf)
+    results = run_stages(spark, conf, chosen)
+    print(format_summary(spark, conf, results, time.perf_counter() - t0))
+    return 0
+
+
+def cmd_sql(args) -> int:
+    from .spark import build_spark
+
+    spark = build_spark(load(args))
+    df = spark.sql(args.statement)
+    df.show(args.limit, truncate=80)
+    return 0
+
+
+def cmd_submit_args(args) -> int:
+    from .spark import delta_submit_args
+
+    print(" ".join(delta_submit_args(load(args))))
+    return 0
+
+
+def setup_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "transcript-lake", default_stages: Sequence[str] | None = None) -> int:
+    setup_logging()
+    args = build_parser(prog).parse_args(argv)
+    try:
+        if args.command == "run":
+            return cmd_run(args, default_stages)
+        if args.command == "sql":
+            return cmd_sql(args)
+        return cmd_submit_args(args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # Spark errors: one readable line, the trace only with TRANSCRIPT_LAKE_DEBUG=1
+        if os.environ.get("TRANSCRIPT_LAKE_DEBUG"):
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"error: {type(exc).__name__}: {first} (set TRANSCRIPT_LAKE_DEBUG=1 for the full trace)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

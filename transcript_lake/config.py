@@ -1,0 +1,145 @@
+"""Layered configuration: ``conf/base.yaml`` + ``conf/<env>.yaml`` + command-line overrides.
+
+Later layers win; mappings merge key by key. Relative paths in config files resolve against the
+project root (the folder that holds ``conf/``); paths given on the command line resolve against the
+current directory. ``${VAR}`` / ``${VAR:-default}`` in string values expand from the environment.
+
+Example::
+
+    conf = load_config(env="local", overrides=["segments.overlap_tolerance_s=0.1"])
+    conf.get("lake.root")          # '/abs/path/to/lake'
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+from .errors import ConfigError
+
+_ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
+_MISSING = object()
+
+
+def project_root() -> Path:
+    """The folder holding ``conf/`` and ``schemas/``: the repo checkout, or the bundled copy in a wheel."""
+    here = Path(__file__).resolve().parent
+    bundled = here / "_bundled"
+    if (bundled / "conf").is_dir():
+        return bundled
+    return here.parent
+
+
+def _deep_merge(base: dict, extra: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in (extra or {}).items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _expand_env(value: Any) -> Any:
+    if isinstance(value, str):
+        return _ENV_VAR.sub(lambda m: os.environ.get(m.group(1), m.group(2) or ""), value)
+    if isinstance(value, dict):
+        return {k: _expand_env(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand_env(v) for v in value]
+    return value
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping at the top level")
+    return data
+
+
+def parse_override(text: str) -> dict:
+    """``"a.b.c=value"`` -> ``{"a": {"b": {"c": value}}}`` with the value read as YAML (so 3 is an int)."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} must look like key.path=value")
+    key, raw = text.split("=", 1)
+    parts = [p for p in key.strip().split(".") if p]
+    if not parts:
+        raise ConfigError(f"override {text!r} has an empty key")
+    value: Any = yaml.safe_load(raw) if raw.strip() else ""
+    for part in reversed(parts):
+        value = {part: value}
+    return value
+
+
+@dataclass
+class Config:
+    """Resolved settings of one run. ``get("a.b")`` reads nested keys; ``path("a.b")`` gives an absolute Path."""
+
+    data: dict
+    env: str
+    root: Path
+    sources: list[str] = field(default_factory=list)
+
+    def get(self, key: str, default: Any = _MISSING) -> Any:
+        node: Any = self.data
+        for part in key.split("."):
+            if not isinstance(node, dict) or part not in node:
+                if default is _MISSING:
+                    raise ConfigError(f"missing config key {key!r} (looked in {', '.join(self.sources)})")
+                return default
+            node = node[part]
+        return node
+
+    def path(self, key: str) -> Path:
+        value = self.get(key)
+        if value in (None, ""):
+            raise ConfigError(f"config key {key!r} must name a path")
+        p = Path(os.path.expanduser(str(value)))
+        return p if p.is_absolute() else (self.root / p).resolve()
+
+    def with_overrides(self, overrides: Iterable[str]) -> "Config":
+        data = self.data
+        for text in overrides:
+            data = _deep_merge(data, parse_override(text))
+        return Config(_expand_env(data), self.env, self.root, self.sources + list(overrides))
+
+
+def load_config(env: str = "local", overrides: Iterable[str] = (), conf_dir: Path | None = None) -> Config:
+    """Read ``base.yaml`` then ``<env>.yaml`` from ``conf_dir`` (default: the project's ``conf/``)."""
+    root = project_root()
+    conf_dir = Path(conf_dir) if conf_dir else root / "conf"
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", env):
+        raise ConfigError(f"environment name {env!r} may only hold letters, digits, '-' and '_'")
+    env_file = conf_dir / f"{env}.yaml"
+    if not env_file.is_file():
+        known = sorted(p.stem for p in conf_dir.glob("*.yaml") if p.stem not in ("base", "sources"))
+        raise ConfigError(f"unknown environment {env!r}: no {env_file} (known: {', '.join(known)})")
+    data = _deep_merge(_read_yaml(conf_dir / "base.yaml"), _read_yaml(env_file))
+    conf = Config(_expand_env(data), env, conf_dir.parent.resolve(), [str(conf_dir / "base.yaml"), str(env_file)])
+    return conf.with_overrides(overrides)
+
+
+def ensure_writable_dir(path: Path, what: str) -> Path:
+    """Create ``path`` if needed and prove it is writable, or raise one clear ConfigError."""
+    if "://" in str(path):  # object stores: Spark/Hadoop checks access itself
+        return path
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-probe"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(f"{what} {path} is not writable: {exc.strerror or exc}") from None
+    return path

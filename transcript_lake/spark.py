@@ -1,0 +1,124 @@
+"""The one SparkSession builder used by every job, test and notebook.
+
+- Delta Lake: extension + catalog, jars resolved by Maven coordinates (``spark.jars.packages``, set by
+  ``delta.configure_spark_with_delta_pip`` from the installed delta-spark version).
+- Air-gapped machines: ``DELTA_IVY_SETTINGS=/path/ivysettings.xml`` (or ``delta.ivy_settings`` in conf)
+  makes Ivy resolve from that file's repositories instead of Maven Central.
+- Catalog: tables are path-based Delta tables under the lake root; every session the project builds
+  re-registers them as ``transcripts.<table>`` so SQL by name works from any new session.
+
+Example::
+
+    from transcript_lake.config import load_config
+    from transcript_lake.spark import build_spark
+    spark = build_spark(load_config("local"))
+    spark.sql("SELECT count(*) FROM transcripts.segments").show()
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+from .config import Config, ensure_writable_dir
+from .errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
+DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+
+
+def lake_root(conf: Config) -> str:
+    """Lake root as a string Spark understands: an absolute local path, or a URI left as given."""
+    raw = str(conf.get("lake.root"))
+    if "://" in raw:
+        return raw.rstrip("/")
+    return str(conf.path("lake.root"))
+
+
+def ivy_settings(conf: Config) -> Path | None:
+    """``DELTA_IVY_SETTINGS`` wins over ``delta.ivy_settings``; a named file that is missing is an error."""
+    raw = os.environ.get("DELTA_IVY_SETTINGS") or conf.get("delta.ivy_settings", None)
+    if not raw:
+        return None
+    path = Path(os.path.expanduser(str(raw)))
+    path = path if path.is_absolute() else (Path.cwd() / path)
+    if not path.is_file():
+        raise ConfigError(f"DELTA_IVY_SETTINGS points to {path}, which is not a file")
+    return path.resolve()
+
+
+def delta_submit_args(conf: Config) -> list[str]:
+    """The spark-submit flags that put Delta on the classpath (a JVM started by spark-submit
+    cannot add jars afterwards, so ``spark-submit`` users pass these; see README)."""
+    from delta.pip_utils import configure_spark_with_delta_pip  # noqa: F401  (documents the source)
+    import importlib.metadata as md
+
+    scala = "2.13"
+    args = ["--packages", f"io.delta:delta-spark_{scala}:{md.version('delta-spark')}"]
+    settings = ivy_settings(conf)
+    if settings:
+        args += ["--conf", f"spark.jars.ivySettings={settings}"]
+    return args
+
+
+def _check_delta_loaded(spark: SparkSession) -> None:
+    try:
+        # Spark's loader sees jars added by spark.jars.packages (the system class loader does not).
+        spark._jvm.org.apache.spark.util.Utils.classForName(DELTA_EXTENSION, False, False)  # type: ignore[union-attr]
+    except Exception:
+        raise ConfigError(
+            "Delta Lake classes are not on Spark's classpath. Under spark-submit add "
+            "`--packages io.delta:delta-spark_2.13:4.0.1` (and `--conf spark.jars.ivySettings=$DELTA_IVY_SETTINGS` "
+            "offline), or run the job with plain `python`."
+        ) from None
+
+
+def build_spark(conf: Config, app_name: str | None = None, register: bool = True) -> SparkSession:
+    """Create (or reuse) the SparkSession for ``conf`` and register the lake's tables by name."""
+    from delta import configure_spark_with_delta_pip
+
+    root = lake_root(conf)
+    if "://" not in root:
+        ensure_writable_dir(Path(root), "lake root")
+
+    builder = SparkSession.builder.appName(app_name or conf.get("spark.app_name", "transcript-lake"))
+    master = conf.get("spark.master", None)
+    # Under spark-submit the master comes from the command line; never override it there.
+    if master and not _launched_by_spark_submit():
+        builder = builder.master(str(master))
+    for key, value in (conf.get("spark.conf", {}) or {}).items():
+        builder = builder.config(key, str(value).lower() if isinstance(value, bool) else str(value))
+    builder = (
+        builder.config("spark.sql.extensions", DELTA_EXTENSION)
+        .config("spark.sql.catalog.spark_catalog", DELTA_CATALOG)
+        .config("spark.sql.warehouse.dir", f"{root}/_warehouse")
+    )
+    settings = ivy_settings(conf)
+    if settings:
+        builder = builder.config("spark.jars.ivySettings", str(settings))
+    ivy_cache = conf.path("delta.ivy_cache")
+    ensure_writable_dir(ivy_cache, "Ivy cache (delta.ivy_cache)")
+    builder = builder.config("spark.jars.ivy", str(ivy_cache))
+
+    # Python workers must run the interpreter that has pyarrow/pandas/the models: this one, unless
+    # the user points PYSPARK_PYTHON elsewhere (on a real cluster: the executors' environment).
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    spark = configure_spark_with_delta_pip(builder).getOrCreate()
+    spark.sparkContext.setLogLevel(str(conf.get("spark.log_level", "WARN")))
+    _check_delta_loaded(spark)
+    if register:
+        from .tables import register_tables
+
+        register_tables(spark, conf)
+    return spark
+
+
+def _launched_by_spark_submit() -> bool:
+    # spark-submit starts the JVM first and hands the gateway to Python through these variables.
+    return "PYSPARK_GATEWAY_PORT" in os.environ and "PYSPARK_GATEWAY_SECRET" in os.environ

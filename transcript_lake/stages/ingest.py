@@ -1,0 +1,180 @@
+"""Stage ``ingest`` (bronze): input files -> ``raw_records`` + ``source_files`` (+ ``quarantine``).
+
+1. Discover files (manifest + ``inputs.extra``), hash them on the driver (streaming, no content kept).
+2. Skip every file whose fingerprint (content hash + format + manifest metadata) is already in
+   ``source_files``: an unchanged corpus costs a directory listing and a hash per file, no Spark job.
+3. Parse the changed files inside Spark (``mapInArrow``: one task per file, adapters are pure Python)
+   into video/comment/problem rows; re-hash the bytes read so a file that changed while being read
+   is quarantined and retried next run instead of half-loaded.
+4. Commit per table, each one atomic: ``raw_records`` and ``quarantine`` rows of those files are
+   replaced (``replaceWhere source_path IN (...)``), then ``source_files`` is merged. A crash before
+   the last commit leaves the files unmarked, so the next run re-parses them and replaces the same rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timezone
+from typing import Iterator
+
+import pyarrow as pa
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from ..config import Config
+from ..sources import SourceFile, discover
+from ..tables import in_list, merge_by_key, read_table, replace_where
+from . import StageResult, StageTimer
+
+NAME = "ingest"
+
+SEGMENT_TYPE = pa.list_(pa.struct([("start_s", pa.float64()), ("end_s", pa.float64()), ("text", pa.string())]))
+PARSED = pa.schema([
+    ("source_path", pa.string()), ("source_sha256", pa.string()), ("source_format", pa.string()),
+    ("format_detected_by", pa.string()), ("source_order", pa.int32()), ("record_kind", pa.string()),
+    ("record_idx", pa.int32()), ("record_ref", pa.string()), ("listing", pa.string()),
+    ("video_id", pa.string()), ("title", pa.string()), ("channel", pa.string()), ("url", pa.string()),
+    ("description", pa.string()), ("published_at", pa.timestamp("us", tz="UTC")), ("segments", SEGMENT_TYPE),
+    ("comment_text", pa.string()), ("is_reply", pa.bool_()), ("reply_to", pa.string()),
+    ("cited_s", pa.list_(pa.float64())), ("reason", pa.string()), ("action", pa.string()),
+    ("raw_excerpt", pa.string()),
+])
+SOURCE_COLUMNS = ["source_path", "abs_path", "sha256", "fmt", "meta_json", "source_order", "excerpt_chars", "words_per_second"]
+
+
+def _published(value, problems: list):
+    if value in (None, ""):
+        return None
+    try:
+        ts = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
+    except ValueError:
+        problems.append(("metadata", f"bad_published_at: {value!r} is not an ISO date; left null", str(value), "repaired"))
+        return None
+
+
+def parse_source_rows(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """``mapInArrow`` body: one source descriptor row in, that file's parsed rows out."""
+    from ..formats import CommentRecord, Problem, VideoRecord, parse_bytes
+    from ..formats import base as fbase
+
+    for batch in batches:
+        for src in batch.to_pylist():
+            fbase.EXCERPT_CHARS = src["excerpt_chars"]
+            meta = json.loads(src["meta_json"])
+            meta["words_per_second"] = src["words_per_second"]
+            with open(src["abs_path"], "rb") as fh:
+                data = fh.read()
+            rows: list[dict] = []
+            common = {"source_path": src["source_path"], "source_sha256": src["sha256"], "source_order": src["source_order"],
+                      "listing": meta.get("listing", "oldest_first")}
+            actual = hashlib.sha256(data).hexdigest()
+            if actual != src["sha256"]:
+                rows.append({**common, "record_kind": "problem", "record_idx": 0, "record_ref": "file",
+                             "reason": f"file_changed_while_reading: sha256 {src['sha256'][:12]} at discovery, {actual[:12]} when read; re-read next run",
+                             "action": "dropped", "raw_excerpt": ""})
+                yield pa.RecordBatch.from_pylist(rows, schema=PARSED)
+                continue
+            result = parse_bytes(data, src["source_path"], meta, src["fmt"])
+            del data
+            common.update(source_format=result.format, format_detected_by=result.detected_by)
+            for idx, rec in enumerate(result.records):
+                row = {**common, "record_idx": idx, "record_ref": rec.record_ref}
+                if isinstance(rec, VideoRecord):
+                    extra: list = []
+                    row.update(record_kind="video", video_id=rec.video_id, title=rec.title, channel=rec.channel,
+                               url=rec.url, description=rec.description, published_at=_published(rec.published_at, extra),
+                               segments=[{"start_s": s.start_s, "end_s": s.end_s, "text": s.text} for s in rec.segments])
+                    for ref, reason, raw, action in extra:
+                        rows.append({**common, "record_kind": "problem", "record_idx": idx, "record_ref": ref,
+                                     "video_id": rec.video_id, "reason": reason, "raw_excerpt": raw, "action": action})
+                elif isinstance(rec, CommentRecord):
+                    row.update(record_kind="comment", video_id=meta.get("video_id"), comment_text=rec.text,
+                               is_reply=rec.is_reply, reply_to=rec.reply_to, cited_s=rec.cited_s)
+                elif isinstance(rec, Problem):
+                    row.update(record_kind="problem", reason=rec.reason, action=rec.action, raw_excerpt=rec.raw_excerpt)
+                rows.append(row)
+            if not rows:
+                rows.append({**common, "record_kind": "problem", "record_idx": 0, "record_ref": "file",
+                             "reason": "empty_file: no records found", "action": "dropped", "raw_excerpt": ""})
+            yield pa.RecordBatch.from_pylist(rows, schema=PARSED)
+
+
+def _spark_schema():
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    return from_arrow_schema(PARSED)
+
+
+def _unreadable_rows(spark: SparkSession, sources: list[SourceFile]):
+    rows = [(s.source_path, s.error or "", "file", "dropped", "") for s in sources]
+    return spark.createDataFrame(rows, "source_path string, reason string, record_ref string, action string, raw_excerpt string")
+
+
+def run(spark: SparkSession, conf: Config) -> StageResult:
+    with StageTimer(NAME) as timer:
+        result = timer.result
+        sources = discover(conf, conf.get("inputs.extra", []) or [])
+        known = {r["source_path"]: r["fingerprint"] for r in
+                 read_table(spark, conf, "source_files").select("source_path", "fingerprint").collect()}
+        max_bytes = int(float(conf.get("ingest.max_file_mb")) * 1024 * 1024)
+        changed = [s for s in sources if known.get(s.source_path) != s.fingerprint or s.error]
+        readable = [s for s in changed if not s.error and s.size <= max_bytes]
+        rejected = [s for s in changed if s not in readable]
+        for s in rejected:
+            if not s.error:
+                s.error = f"file_too_large: {s.size / 2**20:.1f} MiB > ingest.max_file_mb={conf.get('ingest.max_file_mb')}"
+        timer.step("%d file(s): %d new or changed, %d unchanged, %d unreadable",
+                   len(sources), len(readable), len(sources) - len(changed), len(rejected))
+        result.add(files=len(sources), files_parsed=len(readable), files_unchanged=len(sources) - len(changed))
+        if not changed:
+            result.add(records=0, quarantined=0)
+            return result
+
+        descriptors = [(s.source_path, str(s.path), s.sha256, s.fmt, json.dumps(s.meta, sort_keys=True), s.order,
+                        int(conf.get("ingest.excerpt_chars")), float(conf.get("segments.words_per_second")))
+                       for s in readable]
+        desc_df = spark.createDataFrame(descriptors, "source_path string, abs_path string, sha256 string, fmt string, "
+                                        "meta_json string, source_order int, excerpt_chars int, words_per_second double")
+        # One file per task: files parse in parallel, and a huge file never shares a worker's memory.
+        parsed = (desc_df.repartition(max(1, len(descriptors)), "source_path")
+                  .mapInArrow(parse_source_rows, _spark_schema())
+                  .withColumn("ingested_at", F.current_timestamp())
+                  .persist())
+        counts = {(r["source_path"], r["record_kind"]): r["n"] for r in
+                  parsed.groupBy("source_path", "record_kind").agg(F.count("*").alias("n")).collect()}
+        retry = {r["source_path"] for r in parsed.filter(F.col("reason").startswith("file_changed_while_reading")).select("source_path").distinct().collect()}
+        fmt_of = {r["source_path"]: (r["source_format"], r["format_detected_by"]) for r in
+                  parsed.select("source_path", "source_format", "format_detected_by").distinct().collect()}
+
+        paths = [s.source_path for s in changed]
+        raw = parsed.filter(F.col("record_kind").isin("video", "comment"))
+        replace_where(spark, conf, "raw_records", raw, in_list("source_path", paths))
+        problems = (parsed.filter(F.col("record_kind") == "problem")
+                    .select("source_path", "record_ref", "video_id", "reason", "action", "raw_excerpt"))
+        if rejected:
+            problems = problems.unionByName(_unreadable_rows(spark, rejected).withColumn("video_id", F.lit(None).cast("string")))
+        problems = problems.withColumn("stage", F.lit(NAME)).withColumn("seen_at", F.current_timestamp())
+        replace_where(spark, conf, "quarantine", problems, f"stage = '{NAME}' AND " + in_list("source_path", paths))
+        timer.step("wrote raw_records and quarantine for %d file(s)", len(paths))
+
+        ledger = []
+        now = datetime.now(timezone.utc)
+        for s in readable:
+            if s.source_path in retry:
+                continue
+            fmt, by = fmt_of.get(s.source_path, (None, None))
+            ledger.append((s.source_path, s.sha256, s.fingerprint, fmt, by, s.size,
+                           counts.get((s.source_path, "video"), 0), counts.get((s.source_path, "comment"), 0),
+                           counts.get((s.source_path, "problem"), 0), now))
+        if ledger:
+            ledger_df = spark.createDataFrame(ledger, read_table(spark, conf, "source_files").schema)
+            merge_by_key(spark, conf, "source_files", ledger_df, ["source_path"])
+        parsed.unpersist()
+        n_problems = sum(v for (p, k), v in counts.items() if k == "problem") + len(rejected)
+        result.add(videos_parsed=sum(v for (p, k), v in counts.items() if k == "video"),
+                   comments_parsed=sum(v for (p, k), v in counts.items() if k == "comment"),
+                   quarantined=n_problems)
+        result.wrote += ["raw_records", "quarantine", "source_files"]
+        return result

@@ -1,0 +1,174 @@
+"""Table registry: every table is declared once, as DDL with column comments, in ``schemas/<name>.sql``.
+
+The DDL is what a SQL user reads; this module adds only the ``LOCATION '<lake>/<name>'`` clause.
+Write helpers here are the only way stages write, so every write is idempotent by construction:
+
+- :func:`replace_where` - atomically replace the rows matching a predicate (one Delta commit);
+- :func:`merge_by_key`  - ``MERGE`` on natural keys.
+
+Example::
+
+    ensure_table(spark, conf, "segments")
+    replace_where(spark, conf, "segments", df, in_list("video_id", ["abc", "def"]))
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable
+
+from pyspark.sql import DataFrame, SparkSession
+
+from . import DATABASE
+from .config import Config, project_root
+from .spark import lake_root
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    layer: str  # bronze | silver | gold | ops
+    ddl: str    # CREATE TABLE IF NOT EXISTS transcripts.<name> (...) USING DELTA ... (no LOCATION)
+
+
+_LAYER = re.compile(r"^--\s*layer:\s*(\w+)", re.MULTILINE)
+_NAME = re.compile(r"CREATE\s+TABLE\s+IF\s+NOT\s+EXISTS\s+" + DATABASE + r"\.(\w+)", re.IGNORECASE)
+
+
+@lru_cache(maxsize=1)
+def table_specs() -> dict[str, TableSpec]:
+    """All tables declared in ``schemas/*.sql``, by name."""
+    specs = {}
+    for path in sorted((project_root() / "schemas").glob("*.sql")):
+        text = path.read_text(encoding="utf-8")
+        name = _NAME.search(text)
+        layer = _LAYER.search(text)
+        if not name or name.group(1) != path.stem:
+            raise RuntimeError(f"{path} must declare CREATE TABLE IF NOT EXISTS {DATABASE}.{path.stem}")
+        specs[path.stem] = TableSpec(path.stem, layer.group(1) if layer else "unknown", text.strip().rstrip(";"))
+    return specs
+
+
+def table_path(conf: Config, name: str) -> str:
+    return f"{lake_root(conf)}/{name}"
+
+
+def qualified(name: str) -> str:
+    return f"{DATABASE}.{name}"
+
+
+def delta_exists(spark: SparkSession, path: str) -> bool:
+    from delta.tables import DeltaTable
+
+    return DeltaTable.isDeltaTable(spark, path)
+
+
+def sql_string(value: str) -> str:
+    """A Spark SQL string literal for ``value`` (backslash-escaped, single-quoted)."""
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def in_list(column: str, values: Iterable[str]) -> str:
+    """``column IN ('a', 'b')`` with every value quoted; ``false`` for an empty list."""
+    values = sorted(set(values))
+    if not values:
+        return "false"
+    return f"`{column}` IN (" + ", ".join(sql_string(v) for v in values) + ")"
+
+
+def ensure_table(spark: SparkSession, conf: Config, name: str) -> str:
+    """Create ``transcripts.<name>`` at ``<lake>/<name>`` from its DDL if missing; return its path."""
+    spec = table_specs()[name]
+    path = table_path(conf, name)
+    spark.sql(f"CREATE DATABASE IF NOT EXISTS {DATABASE}")
+    if delta_exists(spark, path):
+        spark.sql(f"CREATE TABLE IF NOT EXISTS {qualified(name)} USING DELTA LOCATION {sql_string(path)}")
+    else:
+        spark.sql(f"{spec.ddl}\nLOCATION {sql_string(path)}")
+    return path
+
+
+def register_tables(spark: SparkSession, conf: Config) -> list[str]:
+    """Register every table that exists in the lake under ``transcripts.*`` (the catalog is per session)."""
+    spark.sql(f"CREATE DATABASE IF NOT EXISTS {DATABASE}")
+    found = []
+    existing = {t.name for t in spark.catalog.listTables(DATABASE)}
+    for name in table_specs():
+        path = table_path(conf, name)
+        if name in existing:
+            found.append(name)
+            continue
+        if "://" not in path and not (Path(path) / "_delta_log").is_dir():
+            continue
+        if delta_exists(spark, path):
+            spark.sql(f"CREATE TABLE IF NOT EXISTS {qualified(name)} USING DELTA LOCATION {sql_string(path)}")
+            found.append(name)
+    return found
+
+
+def read_table(spark: SparkSession, conf: Config, name: str) -> DataFrame:
+    """The table as a DataFrame, created empty from its DDL first if it does not exist yet."""
+    return spark.read.format("delta").load(ensure_table(spark, conf, name))
+
+
+def replace_where(spark: SparkSession, conf: Config, name: str, df: DataFrame, predicate: str) -> None:
+    """Atomically replace the rows matching ``predicate`` with ``df`` (Delta ``replaceWhere``).
+
+    One commit: readers see the old rows or the new ones, never a mix; re-running with the same
+    input rewrites the same rows. Every row of ``df`` must satisfy ``predicate`` (Delta checks).
+    """
+    path = ensure_table(spark, conf, name)
+    columns = spark.read.format("delta").load(path).columns
+    (
+        df.select(*columns)
+        .write.format("delta")
+        .mode("overwrite")
+        .option("replaceWhere", predicate)
+        .save(path)
+    )
+
+
+def merge_by_key(
+    spark: SparkSession,
+    conf: Config,
+    name: str,
+    source: DataFrame,
+    keys: list[str],
+    update_when: str | None = None,
+    delete_missing: str | None = None,
+) -> None:
+    """``MERGE`` ``source`` into the table on ``keys``: update matched rows (only where ``update_when``
+    holds, if given), insert new ones, and delete rows absent from ``source`` for which the SQL
+    condition ``delete_missing`` holds (``"true"`` for all). One commit."""
+    from delta.tables import DeltaTable
+
+    path = ensure_table(spark, conf, name)
+    target = DeltaTable.forPath(spark, path)
+    columns = target.toDF().columns
+    cond = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
+    assignments = {f"`{c}`": f"s.`{c}`" for c in columns}
+    builder = (
+        target.alias("t")
+        .merge(source.select(*columns).alias("s"), cond)
+        .whenMatchedUpdate(condition=update_when, set=assignments)
+        .whenNotMatchedInsert(values=assignments)
+    )
+    if delete_missing:
+        builder = builder.whenNotMatchedBySourceDelete(condition=delete_missing)
+    builder.execute()
+
+
+def table_version(spark: SparkSession, conf: Config, name: str) -> int | None:
+    """Latest Delta version of the table, or None if it does not exist."""
+    from delta.tables import DeltaTable
+
+    path = table_path(conf, name)
+    if not delta_exists(spark, path):
+        return None
+    return DeltaTable.forPath(spark, path).history(1).collect()[0]["version"]
