@@ -65,6 +65,10 @@ def cmd_run(args, stages: Sequence[str] | None = None) -> int:
     for s in chosen:
         if s not in STAGES:
             raise UserError(f"unknown stage {s!r} (known: {', '.join(STAGES)})")
+    if "ingest" in chosen:  # pre-flight: a missing input is one line, before any JVM starts
+        from .sources import discover
+
+        discover(conf, conf.get("inputs.extra", []) or [], hash_files=False)
     t0 = time.perf_counter()
     spark = build_spark(conf)
     results = run_stages(spark, conf, chosen)

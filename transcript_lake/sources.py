@@ -91,11 +91,12 @@ def _expand(pattern: str, base: Path) -> list[Path]:
     return [p] if p.exists() else []
 
 
-def discover(conf: Config, inputs: Iterable[str] = (), use_manifest: bool = True) -> list[SourceFile]:
+def discover(conf: Config, inputs: Iterable[str] = (), use_manifest: bool = True, hash_files: bool = True) -> list[SourceFile]:
     """Files to ingest: manifest entries (metadata attached) then ``inputs`` (sniffed).
 
     A path that matches nothing is a ConfigError (one clear line); a file listed twice is kept once,
-    with the manifest's metadata.
+    with the manifest's metadata. ``hash_files=False`` only checks the inputs (a pre-flight that
+    jobs run before starting Spark, so a typo costs no JVM start).
     """
     root = conf.root
     found: dict[Path, SourceFile] = {}
@@ -123,7 +124,7 @@ def discover(conf: Config, inputs: Iterable[str] = (), use_manifest: bool = True
             if hit not in found:
                 found[hit] = SourceFile(hit, _display_path(hit, root), order)
                 order += 1
-    for src in found.values():
+    for src in found.values() if hash_files else ():
         try:
             src.size = src.path.stat().st_size
             src.sha256 = file_sha256(src.path)

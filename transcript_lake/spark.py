@@ -99,6 +99,9 @@ def build_spark(conf: Config, app_name: str | None = None, register: bool = True
         .config("spark.sql.catalog.spark_catalog", DELTA_CATALOG)
         .config("spark.sql.warehouse.dir", f"{root}/_warehouse")
     )
+    log4j = conf.root / "conf" / "log4j2.properties"
+    if log4j.is_file() and "spark.driver.extraJavaOptions" not in (conf.get("spark.conf", {}) or {}):
+        builder = builder.config("spark.driver.extraJavaOptions", f"-Dlog4j.configurationFile=file:{log4j}")
     settings = ivy_settings(conf)
     if settings:
         builder = builder.config("spark.jars.ivySettings", str(settings))

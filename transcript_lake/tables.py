@@ -82,32 +82,44 @@ def in_list(column: str, values: Iterable[str]) -> str:
     return f"`{column}` IN (" + ", ".join(sql_string(v) for v in values) + ")"
 
 
+_registered: dict[str, str] = {}  # table name -> location registered in this process's catalog
+
+
+def _register(spark: SparkSession, name: str, path: str) -> None:
+    """Point ``transcripts.<name>`` at ``path`` (re-pointing it if this session used another lake)."""
+    if _registered.get(name) == path:
+        return
+    spark.sql(f"CREATE DATABASE IF NOT EXISTS {DATABASE}")
+    if name in _registered or spark.catalog.tableExists(qualified(name)):
+        spark.sql(f"DROP TABLE IF EXISTS {qualified(name)}")  # external table: drops the name only
+    spark.sql(f"CREATE TABLE {qualified(name)} USING DELTA LOCATION {sql_string(path)}")
+    _registered[name] = path
+
+
 def ensure_table(spark: SparkSession, conf: Config, name: str) -> str:
-    """Create ``transcripts.<name>`` at ``<lake>/<name>`` from its DDL if missing; return its path."""
+    """Create the Delta table ``<lake>/<name>`` from its DDL if missing, register it as
+    ``transcripts.<name>``, and return its path."""
     spec = table_specs()[name]
     path = table_path(conf, name)
-    spark.sql(f"CREATE DATABASE IF NOT EXISTS {DATABASE}")
-    if delta_exists(spark, path):
-        spark.sql(f"CREATE TABLE IF NOT EXISTS {qualified(name)} USING DELTA LOCATION {sql_string(path)}")
-    else:
-        spark.sql(f"{spec.ddl}\nLOCATION {sql_string(path)}")
+    if not delta_exists(spark, path):
+        # Create by path so the table's location never depends on what the catalog held before.
+        ddl = re.sub(rf"{DATABASE}\.{name}\b", f"delta.`{path}`", spec.ddl, count=1)
+        spark.sql(ddl)
+    _register(spark, name, path)
     return path
 
 
 def register_tables(spark: SparkSession, conf: Config) -> list[str]:
-    """Register every table that exists in the lake under ``transcripts.*`` (the catalog is per session)."""
+    """Register every table that exists in the lake under ``transcripts.*`` (the catalog is per
+    session, so each session the project builds calls this)."""
     spark.sql(f"CREATE DATABASE IF NOT EXISTS {DATABASE}")
     found = []
-    existing = {t.name for t in spark.catalog.listTables(DATABASE)}
     for name in table_specs():
         path = table_path(conf, name)
-        if name in existing:
-            found.append(name)
-            continue
         if "://" not in path and not (Path(path) / "_delta_log").is_dir():
             continue
         if delta_exists(spark, path):
-            spark.sql(f"CREATE TABLE IF NOT EXISTS {qualified(name)} USING DELTA LOCATION {sql_string(path)}")
+            _register(spark, name, path)
             found.append(name)
     return found
 

@@ -105,6 +105,8 @@ def parse_bytes(data: bytes, path: str, meta: Optional[dict] = None, fmt: Option
     text, problems = decode(data)
     if fmt and fmt not in ADAPTERS:
         return ParseResult(None, "manifest", problems + [Problem("file", f"unknown_format_name: {fmt!r} is not one of {', '.join(FORMATS)}")])
+    if not text.strip():
+        return ParseResult(fmt, "manifest" if fmt else "none", problems + [Problem("file", "empty_file: no content")])
     detected_by = "manifest" if fmt else "sniff"
     fmt = fmt or sniff(text[:SNIFF_BYTES], path)
     if fmt is None:

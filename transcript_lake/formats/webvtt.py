@@ -19,7 +19,8 @@ def sniff(head: str, path: str) -> bool:
 
 
 def parse(text: str, meta: dict) -> Iterator:
-    blocks = re.split(r"\n\s*\n", text.lstrip("\ufeff"))
+    # Cues end at an empty line. Not at a line of spaces: YouTube's auto-captions put " " lines inside cues.
+    blocks = re.split(r"\n{2,}", text.lstrip("\ufeff"))
     cues = []
     for block_no, block in enumerate(blocks[1:], start=2):  # blocks[0]: WEBVTT header + metadata
         lines = [l for l in block.split("\n") if l.strip()]

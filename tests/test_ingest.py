@@ -1,0 +1,190 @@
+"""Ingest + segments stages with Spark and Delta for real, on fixtures cut from the corpus."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from pyspark.sql import functions as F
+
+from transcript_lake.pipeline import run_stages
+from transcript_lake.tables import table_path, table_specs
+
+from conftest import FIXTURES, make_conf, small_manifest
+
+
+def versions(spark, conf):
+    from transcript_lake.tables import table_version
+
+    return {name: table_version(spark, conf, name) for name in table_specs()}
+
+
+def table(spark, conf, name):
+    return spark.read.format("delta").load(table_path(conf, name))
+
+
+def rows(spark, conf, name, order):
+    return [r.asDict() for r in table(spark, conf, name).orderBy(*order).collect()]
+
+
+@pytest.fixture
+def small_lake(spark, small_corpus, tmp_path):
+    conf = make_conf(tmp_path / "lake", small_manifest(small_corpus))
+    results = run_stages(spark, conf, ["ingest", "segments"])
+    return conf, results, small_corpus
+
+
+def test_small_corpus_lands_in_every_table(spark, small_lake):
+    conf, results, _ = small_lake
+    videos = {r["video_id"]: r for r in rows(spark, conf, "videos", ["upload_rank"])}
+    assert set(videos) == {"OWvy-fCWTBQ", "mV7bhf6b2Hs", "uNe5QGOJykE", "t3YJ5hKiMQ0", "vAmKB7iPkWw"}
+    # hf_viewer lists newest first: its last record is the oldest upload; then manifest order.
+    assert [v for v in videos] == ["uNe5QGOJykE", "mV7bhf6b2Hs", "OWvy-fCWTBQ", "t3YJ5hKiMQ0", "vAmKB7iPkWw"]
+    assert videos["vAmKB7iPkWw"]["n_segments"] == 40 and videos["vAmKB7iPkWw"]["source_format"] == "whisper_cpp"
+    assert videos["t3YJ5hKiMQ0"]["url"] == "https://www.youtube.com/watch?v=t3YJ5hKiMQ0"
+    seg = table(spark, conf, "segments")
+    per_video = {r["video_id"]: r["count"] for r in seg.groupBy("video_id").count().collect()}
+    assert per_video == {v: r["n_segments"] for v, r in videos.items()}
+    # seg_idx is 0..n-1 in time order within each video
+    check = seg.groupBy("video_id").agg(F.min("seg_idx").alias("lo"), F.max("seg_idx").alias("hi"), F.count("*").alias("n")).collect()
+    assert all(r["lo"] == 0 and r["hi"] == r["n"] - 1 for r in check)
+    first = seg.filter("video_id = 'vAmKB7iPkWw' AND seg_idx = 0").collect()[0]
+    assert (first["start_s"], first["end_s"]) == (0.0, 4.72) and first["n_words"] == len(first["text"].split())
+    chapters = table(spark, conf, "chapters").filter("video_id = 'OWvy-fCWTBQ'").orderBy("chapter_idx").collect()
+    assert chapters[0]["title"] == "Intro - announcing the new series" and chapters[1]["start_s"] == 120.0
+    assert table(spark, conf, "comments").count() == 40
+    # SQL by name, as a user would
+    assert spark.sql("SELECT count(*) AS n FROM transcripts.videos").collect()[0]["n"] == 5
+
+
+def test_rerun_on_unchanged_input_writes_nothing(spark, small_lake):
+    conf, _, _ = small_lake
+    before = versions(spark, conf)
+    results = run_stages(spark, conf, ["ingest", "segments"])
+    assert versions(spark, conf) == before
+    assert results[0].metrics["files_parsed"] == 0 and results[1].metrics["videos_rebuilt"] == 0
+
+
+def test_changed_file_replaces_exactly_that_video(spark, small_lake):
+    conf, _, corpus = small_lake
+    others_before = rows(spark, conf, "segments", ["video_id", "seg_idx"])
+    others_before = [r for r in others_before if r["video_id"] != "vAmKB7iPkWw"]
+    videos_before = {r["video_id"]: r for r in rows(spark, conf, "videos", ["video_id"])}
+    with open(corpus / "paligemma-head.whisper.txt", "a", encoding="utf-8") as fh:
+        fh.write("[00:03:00.000 --> 00:03:04.000]   And one more line about the vision encoder.\n")
+    results = run_stages(spark, conf, ["ingest", "segments"])
+    assert results[0].metrics["files_parsed"] == 1 and results[1].metrics["videos_rebuilt"] == 1
+    after = rows(spark, conf, "segments", ["video_id", "seg_idx"])
+    assert [r for r in after if r["video_id"] != "vAmKB7iPkWw"] == others_before
+    assert sum(1 for r in after if r["video_id"] == "vAmKB7iPkWw") == 41
+    videos_after = {r["video_id"]: r for r in rows(spark, conf, "videos", ["video_id"])}
+    for vid, row in videos_before.items():
+        if vid != "vAmKB7iPkWw":
+            assert videos_after[vid] == row  # untouched, ingested_at included
+    # raw_records replaced by source path only
+    from delta.tables import DeltaTable
+
+    last = DeltaTable.forPath(spark, table_path(conf, "raw_records")).history(1).collect()[0]
+    assert "paligemma-head.whisper.txt" in last["operationParameters"]["predicate"]
+    assert "epiphany3" not in last["operationParameters"]["predicate"]
+
+
+def test_new_file_adds_only_its_rows(spark, small_lake, tmp_path):
+    conf, _, corpus = small_lake
+    before = rows(spark, conf, "segments", ["video_id", "seg_idx"])
+    srt = FIXTURES / "formats" / "makemore-intro.srt"
+    conf2 = conf.with_overrides([]).with_overrides([f"inputs.extra=[{json.dumps(str(srt))}]"])
+    results = run_stages(spark, conf2, ["ingest", "segments"])
+    assert results[0].metrics["files_parsed"] == 1
+    after = rows(spark, conf2, "segments", ["video_id", "seg_idx"])
+    new = [r for r in after if r["video_id"] == "makemore-intro"]
+    assert len(new) == 4 and [r for r in after if r["video_id"] != "makemore-intro"] == before
+    video = table(spark, conf2, "videos").filter("video_id = 'makemore-intro'").collect()[0]
+    assert video["source_format"] == "srt" and video["upload_rank"] == 6
+
+
+def _write(path, data: bytes):
+    path.write_bytes(data)
+    return str(path)
+
+
+def test_bad_input_is_quarantined_with_reasons_and_the_rest_is_kept(spark, tmp_path, small_corpus):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    segs = [
+        {"start": 0.0, "end": 2.0, "text": " fine one"},
+        {"start": 2.0, "end": 4.0, "text": "   "},                       # empty text
+        {"start": -1.0, "end": 1.0, "text": "negative"},                  # negative
+        {"start": 9.0, "end": 5.0, "text": "reversed"},                   # reversed
+        {"start": 4.0, "end": 7.5, "text": "overlaps the next one"},      # overlap -> clipped
+        {"start": 6.0, "end": 8.0, "text": "fine two"},
+        {"start": float("nan"), "end": 9.0, "text": "nan start"},         # NaN
+        {"start": 1e12, "end": 1e12 + 1, "text": "absurd"},               # absurdly large
+    ]
+    hf = (small_corpus / "epiphany3.hf-viewer.txt").read_bytes()
+    whisper = (small_corpus / "paligemma-head.whisper.txt").read_bytes()
+    sources = [
+        {"path": _write(bad / "odd.whisper.json", json.dumps({"segments": segs}).encode()), "video_id": "oddvideo001"},
+        {"path": _write(bad / "truncated.hf-viewer.txt", hf[: len(hf) - 5000]), "listing": "newest_first"},
+        {"path": _write(bad / "broken.yt-api.json", b'[{"text": "a", "start": 0, "duration": 1}, {"text": "b", "start": 1, "dur')},
+        {"path": _write(bad / "latin1.whisper.txt", whisper.replace(b"Hello guys", "Hélló guys".encode("latin-1"))),
+         "video_id": "latin1video"},
+        {"path": _write(bad / "bom-crlf.srt", b"\xef\xbb\xbf" + (FIXTURES / "formats" / "makemore-intro.srt").read_bytes().replace(b"\n", b"\r\n")),
+         "video_id": "bomcrlfvid1"},
+        {"path": _write(bad / "mystery.dat", bytes(range(256)) * 4)},
+        {"path": _write(bad / "empty.srt", b"")},
+        # the same video id as the truncated HF file's first record, in a second file
+        {"path": _write(bad / "dup.whisper.txt", whisper), "video_id": "OWvy-fCWTBQ"},
+    ]
+    conf = make_conf(tmp_path / "lake", sources)
+    run_stages(spark, conf, ["ingest", "segments"])
+    q = table(spark, conf, "quarantine").collect()
+    reasons = {(r["source_path"].rsplit("/", 1)[-1], r["reason"].split(":")[0], r["action"]) for r in q}
+    expected = {
+        ("odd.whisper.json", "empty_text", "dropped"),
+        ("odd.whisper.json", "negative_timestamp", "dropped"),
+        ("odd.whisper.json", "reversed_timestamps", "dropped"),
+        ("odd.whisper.json", "overlapping_segments", "repaired"),
+        ("odd.whisper.json", "missing_timestamp", "dropped"),
+        ("odd.whisper.json", "timestamp_out_of_range", "dropped"),
+        ("truncated.hf-viewer.txt", "invalid_segments_json", "repaired"),
+        ("broken.yt-api.json", "invalid_json", "repaired"),
+        ("latin1.whisper.txt", "non_utf8", "repaired"),
+        ("mystery.dat", "unknown_format", "dropped"),
+        ("empty.srt", "empty_file", "dropped"),
+        ("dup.whisper.txt", "duplicate_video_id", "dropped"),
+    }
+    assert expected <= reasons, expected - reasons
+    assert not [r for r in q if r["source_path"].endswith("bom-crlf.srt")]  # BOM + CRLF are not problems
+    seg = table(spark, conf, "segments")
+    odd = seg.filter("video_id = 'oddvideo001'").orderBy("seg_idx").collect()
+    assert [(r["text"], r["start_s"], r["end_s"]) for r in odd] == [
+        ("fine one", 0.0, 2.0), ("overlaps the next one", 4.0, 6.0), ("fine two", 6.0, 8.0)]
+    assert seg.filter("video_id = 'bomcrlfvid1'").count() == 4
+    assert seg.filter("video_id = 'latin1video'").count() == 40
+    assert seg.filter(F.col("text").contains("\ufffd")).count() == 1
+    videos = {r["video_id"]: r for r in table(spark, conf, "videos").collect()}
+    assert videos["OWvy-fCWTBQ"]["source_format"] == "hf_viewer"  # the earlier source in manifest order wins
+    assert len(videos) == 7  # 3 HF (last one salvaged) + odd + broken + latin1 + bom-crlf
+    broken = [v for v in videos.values() if v["source_path"].endswith("broken.yt-api.json")][0]
+    assert broken["n_segments"] == 1
+    assert all(not math.isnan(r["start_s"]) for r in seg.select("start_s").collect())
+    # a re-run on the same bad input changes nothing either
+    from transcript_lake.tables import table_version
+
+    before = {n: table_version(spark, conf, n) for n in table_specs()}
+    run_stages(spark, conf, ["ingest", "segments"])
+    assert {n: table_version(spark, conf, n) for n in table_specs()} == before
+
+
+def test_second_reader_reads_the_tables(spark, small_lake):
+    """The tables are plain Delta: the Rust-based ``deltalake`` reader (no JVM) sees the same rows."""
+    from deltalake import DeltaTable as RustDeltaTable
+
+    conf, _, _ = small_lake
+    for name in ("videos", "segments", "chapters", "comments"):
+        arrow = RustDeltaTable(table_path(conf, name)).to_pyarrow_table()
+        assert arrow.num_rows == table(spark, conf, name).count() > 0
+    seg = RustDeltaTable(table_path(conf, "segments")).to_pyarrow_table().to_pylist()
+    assert {r["video_id"] for r in seg} >= {"t3YJ5hKiMQ0", "vAmKB7iPkWw"}
