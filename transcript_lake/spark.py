@@ -56,7 +56,6 @@ def ivy_settings(conf: Config) -> Path | None:
 def delta_submit_args(conf: Config) -> list[str]:
     """The spark-submit flags that put Delta on the classpath (a JVM started by spark-submit
     cannot add jars afterwards, so ``spark-submit`` users pass these; see README)."""
-    from delta.pip_utils import configure_spark_with_delta_pip  # noqa: F401  (documents the source)
     import importlib.metadata as md
 
     scala = "2.13"
@@ -64,6 +63,7 @@ def delta_submit_args(conf: Config) -> list[str]:
     settings = ivy_settings(conf)
     if settings:
         args += ["--conf", f"spark.jars.ivySettings={settings}"]
+    args += ["--conf", f"spark.jars.ivy={conf.path('delta.ivy_cache')}"]
     return args
 
 

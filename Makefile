@@ -1,0 +1,43 @@
+# The two commands a newcomer runs:  make run  (pipeline on the bundled corpus -> ./lake)
+#                                    make test (the whole test suite)
+# Each creates .venv and installs what it needs first.
+
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+
+# Offline / air-gapped machines: Delta's jars come from a local Maven repository when this file exists
+# (CI has ../shared/maven). Set DELTA_IVY_SETTINGS yourself to use another one; unset, Maven Central is used.
+SHARED_IVY := $(abspath ../shared/maven/ivysettings.xml)
+ifeq ($(origin DELTA_IVY_SETTINGS), undefined)
+  ifneq ($(wildcard $(SHARED_IVY)),)
+    export DELTA_IVY_SETTINGS := $(SHARED_IVY)
+  endif
+endif
+
+.PHONY: venv run test test-fast clean-lake clean
+
+$(BIN)/.installed: pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (set PYTHON=/path/to/python3.11)"; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev]"
+	@touch $@
+
+venv: $(BIN)/.installed
+
+run: venv
+	$(PY) jobs/pipeline.py --env local
+
+test: venv
+	$(PY) -m pytest -q
+
+test-fast: venv
+	$(PY) -m pytest -q -m "not slow"
+
+clean-lake:
+	rm -rf lake
+
+clean: clean-lake
+	rm -rf $(VENV)
