@@ -18,6 +18,7 @@ class StageResult:
     seconds: float = 0.0
     metrics: dict = field(default_factory=dict)   # ordered, shown in the run summary
     wrote: list = field(default_factory=list)     # tables committed to in this run
+    steps: dict = field(default_factory=dict)     # step message -> seconds it took (for benchmarks)
 
     def add(self, **metrics) -> None:
         self.metrics.update(metrics)
@@ -29,14 +30,19 @@ class StageTimer:
     def __init__(self, stage: str):
         self.result = StageResult(stage)
         self._t0 = 0.0
+        self._last = 0.0
 
     def __enter__(self) -> "StageTimer":
-        self._t0 = time.perf_counter()
+        self._t0 = self._last = time.perf_counter()
         log.info("[%s] started", self.result.stage)
         return self
 
     def step(self, message: str, *args) -> None:
-        log.info("[%s] %s (%.1f s)", self.result.stage, message % args if args else message, time.perf_counter() - self._t0)
+        now = time.perf_counter()
+        text = message % args if args else message
+        self.result.steps[text.split(":")[0]] = now - self._last
+        self._last = now
+        log.info("[%s] %s (%.1f s)", self.result.stage, text, now - self._t0)
 
     def __exit__(self, exc_type, exc, tb) -> None:
         self.result.seconds = time.perf_counter() - self._t0

@@ -1,0 +1,83 @@
+"""Per-video change detection for the stages after ``segments`` (table ``stage_state``).
+
+A stage computes, per video, ``input_hash`` = hash(upstream hash of the video, the stage's settings).
+Videos whose hash differs from the stage's marker are rebuilt; videos whose upstream disappeared
+are removed; markers are merged last so a crash makes the next run redo the same videos.
+
+Example::
+
+    plan = plan_videos(spark, conf, "windows", upstream, settings)   # upstream: (video_id, upstream_hash)
+    ... rebuild plan.changed, delete plan.removed ...
+    commit_markers(spark, conf, plan)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from .config import Config
+from .tables import in_list, merge_by_key, read_table
+
+
+@dataclass
+class VideoPlan:
+    stage: str
+    settings: str
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    hashes: DataFrame | None = None  # video_id, input_hash for every current video
+
+    @property
+    def touched(self) -> list[str]:
+        return self.changed + self.removed
+
+    @property
+    def noop(self) -> bool:
+        return not (self.changed or self.removed)
+
+
+def settings_json(values: dict) -> str:
+    return json.dumps(values, sort_keys=True, default=str)
+
+
+def plan_videos(spark: SparkSession, conf: Config, stage: str, upstream: DataFrame, settings: dict,
+                full_refresh: bool = False) -> VideoPlan:
+    """Compare ``upstream`` (video_id, upstream_hash) + settings against the stage's markers."""
+    text = settings_json(settings)
+    hashes = upstream.select("video_id", F.sha2(F.concat_ws("|", "upstream_hash", F.lit(text)), 256).alias("input_hash"))
+    markers = read_table(spark, conf, "stage_state").filter(F.col("stage") == stage).select(
+        "video_id", F.col("input_hash").alias("done_hash"))
+    state = hashes.join(markers, "video_id", "full_outer").collect()
+    plan = VideoPlan(stage, text, hashes=hashes)
+    for r in state:
+        if r["input_hash"] is None:
+            plan.removed.append(r["video_id"])
+        elif full_refresh or r["input_hash"] != r["done_hash"]:
+            plan.changed.append(r["video_id"])
+        else:
+            plan.unchanged += 1
+    plan.changed.sort()
+    plan.removed.sort()
+    return plan
+
+
+def commit_markers(spark: SparkSession, conf: Config, plan: VideoPlan) -> None:
+    """Record the rebuilt videos as done and drop the markers of removed ones (one MERGE)."""
+    if plan.noop:
+        return
+    rows = (plan.hashes.filter(in_list("video_id", plan.changed))
+            .select(F.lit(plan.stage).alias("stage"), "video_id", "input_hash",
+                    F.lit(plan.settings).alias("settings"), F.current_timestamp().alias("updated_at")))
+    delete = f"t.stage = '{plan.stage}' AND t." + in_list("video_id", plan.removed) if plan.removed else None
+    merge_by_key(spark, conf, "stage_state", rows, ["stage", "video_id"], delete_missing=delete)
+
+
+def marker_hashes(spark: SparkSession, conf: Config, stage: str) -> DataFrame:
+    """(video_id, upstream_hash) of the videos a stage has finished: the next stage's upstream."""
+    return (read_table(spark, conf, "stage_state").filter(F.col("stage") == stage)
+            .select("video_id", F.col("input_hash").alias("upstream_hash")))

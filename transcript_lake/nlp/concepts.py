@@ -1,0 +1,99 @@
+"""Concept keys: the normalised form under which mentions of the same idea meet.
+
+``concept_key(span)``: lemmatised (nouns), lower-cased, hyphen/underscore/whitespace variants unified
+("VQ-VAE", "vq vae" -> ``vq vae``), determiners / pronouns / stop words / punctuation stripped from
+both edges, numbers dropped unless part of a name ("AlphaFold 2" keeps its 2), and spoken-language
+filler ("you guys", "this video", "kind of") removed through ``conf/stop_concepts.txt``.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+
+EDGE_POS = {"DET", "PRON", "PUNCT", "ADP", "CCONJ", "SCONJ", "PART", "SYM", "AUX", "INTJ", "SPACE", "X", "ADV", "VERB"}
+NUMERIC_LABELS = {"DATE", "TIME", "CARDINAL", "ORDINAL", "QUANTITY", "PERCENT", "MONEY"}
+_NON_WORD = re.compile(r"[^\w+#]+")  # keep c++ / c# ; everything else separates words
+_HAS_LETTER = re.compile(r"[^\W\d_]")
+# "the VQ-GAN paper" is about VQ-GAN, "GAT implementation" about GAT: these heads add nothing to the
+# concept when other words remain (lemmatised forms, so "results" arrives as "result").
+GENERIC_TAILS = {"paper", "papers", "video", "videos", "thing", "things", "stuff", "one", "ones", "idea", "ideas",
+                 "overview", "walkthrough", "implementation", "implementations", "explanation", "intuition",
+                 "impact", "detail", "details", "result", "results", "part", "section", "project", "problem",
+                 "comparison", "recap", "summary"}
+
+
+class StopList(frozenset):
+    """Filler keys (``frozenset`` of keys) plus ``edge``: adjectives stripped from a concept's start."""
+
+    edge: frozenset = frozenset()
+
+
+@lru_cache(maxsize=4)
+def load_stop_concepts(path: str) -> StopList:
+    """``conf/stop_concepts.txt``: one filler key per line; ``@edge WORD`` lines list edge adjectives."""
+    p = Path(path)
+    lines = [l.strip().lower() for l in p.read_text(encoding="utf-8").splitlines()] if p.is_file() else []
+    lines = [l for l in lines if l and not l.startswith("#")]
+    stop = StopList(l for l in lines if not l.startswith("@edge "))
+    stop.edge = frozenset(l[len("@edge "):].strip() for l in lines if l.startswith("@edge "))
+    return stop
+
+
+def normalise_text(text: str) -> str:
+    """Lower-case; hyphens, underscores, slashes and other punctuation become single spaces."""
+    return " ".join(_NON_WORD.sub(" ", text.lower().replace("_", " ")).split())
+
+
+def token_form(tok) -> str:
+    # Nouns by lemma (networks -> network); names as written (Transformers the library stays plural).
+    return tok.lemma_ if tok.pos_ == "NOUN" and tok.lemma_ and tok.lemma_ != "-PRON-" else tok.text
+
+
+def trim_span(span, is_entity: bool):
+    """Drop edge tokens that are not part of a concept; numbers only survive inside a name."""
+    tokens = list(span)
+    # "Google DeepMind's AlphaFold 2": the concept is what is possessed; the owner is its own entity.
+    possessive = [i for i, t in enumerate(tokens) if t.tag_ == "POS"]
+    if possessive and not is_entity:
+        tokens = tokens[possessive[-1] + 1:]
+    while tokens and (tokens[0].pos_ in EDGE_POS or tokens[0].is_stop or (tokens[0].like_num and not is_entity)):
+        tokens.pop(0)
+    while tokens and (tokens[-1].pos_ in EDGE_POS or tokens[-1].is_stop or
+                      (tokens[-1].like_num and not (is_entity or _after_name(tokens)))):
+        tokens.pop()
+    return tokens
+
+
+def _after_name(tokens) -> bool:
+    """A trailing number right after a proper noun is part of the name: AlphaFold 2, GPT 3."""
+    return len(tokens) >= 2 and tokens[-1].like_num and tokens[-2].pos_ == "PROPN" and len(tokens[-1].text) <= 2
+
+
+def strip_edge_adjectives(tokens, stop: frozenset[str]) -> list:
+    """``cool results`` -> ``results``: evaluative adjectives listed as ``@edge`` in the stop list."""
+    edge = getattr(stop, "edge", frozenset())
+    tokens = list(tokens)
+    while tokens and tokens[0].pos_ == "ADJ" and tokens[0].lower_ in edge:
+        tokens.pop(0)
+    return tokens
+
+
+def concept_key(tokens, stop: frozenset[str]) -> str | None:
+    tokens = strip_edge_adjectives(tokens, stop)
+    # A concept names a thing: at least one noun or name ("streamable" alone is not a concept).
+    if not any(t.pos_ in ("NOUN", "PROPN") for t in tokens):
+        return None
+    key = normalise_text(" ".join(token_form(t) for t in tokens))
+    if not key or not _HAS_LETTER.search(key) or len(key) < 2:
+        return None
+    words = key.split()
+    while len(words) > 1 and words[-1] in GENERIC_TAILS:
+        words.pop()
+    key = " ".join(words)
+    if key in stop or all(w in stop or len(w) < 2 for w in words):
+        return None
+    if len(words) > 6:  # a clause, not a term
+        return None
+    return key

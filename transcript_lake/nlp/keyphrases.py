@@ -1,0 +1,38 @@
+"""KeyBERT on one window, with embeddings computed elsewhere (each phrase once per run, each window once).
+
+KeyBERT scores the window's own spaCy phrases (``candidates``) against the window embedding and
+picks ``top_n`` with Maximal Marginal Relevance. Passing ``doc_embeddings`` / ``word_embeddings``
+makes KeyBERT skip its own encoding, which is where the README way spends its time.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+
+@lru_cache(maxsize=1)
+def keybert_model(embedder_key: tuple):
+    from keybert import KeyBERT
+
+    from .models import load_embedder
+
+    return KeyBERT(model=load_embedder(*embedder_key))
+
+
+def window_keyphrases(kw_model, text: str, doc_vector: np.ndarray, phrases: list[str], vectors: np.ndarray,
+                      top_n: int, diversity: float, max_words: int) -> list[tuple[str, float]]:
+    """``[(phrase, score)]`` best first; phrases not found in ``text`` by the vectorizer are ignored."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    if not phrases:
+        return []
+    order = sorted(range(len(phrases)), key=lambda i: phrases[i])
+    vocab = [phrases[i] for i in order]
+    vectorizer = CountVectorizer(vocabulary=vocab, ngram_range=(1, max_words), token_pattern=r"(?u)\b\w+\b", lowercase=True)
+    # KeyBERT aligns word_embeddings with vectorizer.get_feature_names_out(): vocabulary order.
+    found = kw_model.extract_keywords(
+        text, vectorizer=vectorizer, use_mmr=True, diversity=diversity, top_n=top_n,
+        doc_embeddings=doc_vector.reshape(1, -1), word_embeddings=vectors[order])
+    return [(p, float(s)) for p, s in found]

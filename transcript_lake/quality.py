@@ -1,0 +1,69 @@
+"""Quality checks of the terms against the authors' own words (chapter titles, video titles).
+
+``chapter_recall``: for every chapter whose title yields at least one concept (same spaCy
+normalisation and alias merges as the transcript), is one of those concepts mentioned or picked as a
+keyphrase inside the chapter's time span? A chapter titled "Residual Vector Quantization" is a hit
+when the transcript of that chapter mentions ``residual vector quantization`` (or an alias of it).
+
+``top_concepts``: a video's concepts ranked by (mentions + 2 x keyphrase picks) x idf over videos,
+so channel-wide words ("model", "paper") sink and the video's own subjects rise.
+"""
+
+from __future__ import annotations
+
+import math
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from .config import Config
+from .stages.terms import nlp_settings, spacy_mentions
+from .tables import read_table
+
+
+def _canonical(spark: SparkSession, conf: Config, df: DataFrame, column: str = "concept") -> DataFrame:
+    aliases = read_table(spark, conf, "concept_aliases").select(F.col("alias").alias(column), F.col("concept").alias("canonical"))
+    return df.join(aliases, column, "left").withColumn("canonical", F.coalesce("canonical", column))
+
+
+def chapter_recall(spark: SparkSession, conf: Config) -> dict:
+    chapters = read_table(spark, conf, "chapters")
+    as_windows = chapters.select("video_id", F.col("chapter_idx").alias("window_idx"), F.lit(0).alias("seg_from"),
+                                 F.array(F.lit(0)).alias("seg_offsets"), F.col("title").alias("text"))
+    title_terms = as_windows.mapInArrow(spacy_mentions(nlp_settings(conf)),
+                                        "video_id string, window_idx int, seg_idx int, char_start int, surface string, "
+                                        "concept string, phrase string, kind string, label string")
+    title_terms = _canonical(spark, conf, title_terms.withColumnRenamed("window_idx", "chapter_idx")).select(
+        "video_id", "chapter_idx", "canonical").distinct()
+    spoken = _canonical(spark, conf, read_table(spark, conf, "mentions")).select("video_id", "start_s", "canonical")
+    picked = _canonical(spark, conf, read_table(spark, conf, "keyphrases")).select("video_id", "start_s", "canonical")
+    said = spoken.unionByName(picked)
+    spans = chapters.select("video_id", "chapter_idx", "start_s", F.coalesce("end_s", F.lit(1e9)).alias("end_s"), "title")
+    hits = (title_terms.join(spans, ["video_id", "chapter_idx"])
+            .join(said.withColumnRenamed("start_s", "t"), ["video_id", "canonical"], "left")
+            .withColumn("inside", (F.col("t") >= F.col("start_s") - 1) & (F.col("t") < F.col("end_s")))
+            .groupBy("video_id", "chapter_idx", "title", "canonical").agg(F.max(F.coalesce("inside", F.lit(False))).alias("found")))
+    per_chapter = hits.groupBy("video_id", "chapter_idx", "title").agg(
+        F.max(F.col("found").cast("int")).alias("hit"), F.collect_list(F.struct("canonical", "found")).alias("terms")).cache()
+    n = per_chapter.count()
+    n_hit = per_chapter.filter("hit = 1").count()
+    terms = hits.count()
+    terms_hit = hits.filter("found").count()
+    misses = [(r["title"], [t["canonical"] for t in r["terms"]]) for r in per_chapter.filter("hit = 0").limit(15).collect()]
+    total = chapters.count()
+    per_chapter.unpersist()
+    return {"chapters": total, "chapters_with_title_concepts": n, "chapter_recall": n_hit / n if n else None,
+            "title_concepts": terms, "title_concept_recall": terms_hit / terms if terms else None, "sample_misses": misses}
+
+
+def top_concepts(spark: SparkSession, conf: Config, video_id: str, k: int = 10) -> list[tuple[str, str, float]]:
+    n_videos = read_table(spark, conf, "videos").count()
+    concepts = read_table(spark, conf, "concepts").select("concept", "label", "n_videos")
+    m = _canonical(spark, conf, read_table(spark, conf, "mentions").filter(F.col("video_id") == video_id)) \
+        .groupBy("canonical").agg(F.count("*").alias("m"))
+    kp = _canonical(spark, conf, read_table(spark, conf, "keyphrases").filter(F.col("video_id") == video_id)) \
+        .groupBy("canonical").agg(F.count("*").alias("k"))
+    scored = (m.join(kp, "canonical", "full_outer").fillna(0).join(concepts, F.col("canonical") == F.col("concept"))
+              .withColumn("score", (F.col("m") + 2 * F.col("k")) * F.log(F.lit(n_videos) / F.col("n_videos")))
+              .orderBy(F.desc("score")).limit(k).collect())
+    return [(r["concept"], r["label"], round(r["score"], 1)) for r in scored]
