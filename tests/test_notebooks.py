@@ -25,5 +25,6 @@ def test_notebook_runs(spark, tmp_path, small_corpus, path: Path, capsys):
     run_stages(spark, conf, ["ingest", "segments"])
     namespace = run_notebook(path, spark)
     out = capsys.readouterr().out
-    assert "words in the corpus" in out and namespace["words"] > 1000
-    assert "t3YJ5hKiMQ0" in out  # the videos table was shown
+    if path.name.startswith("01_"):
+        assert "words in the corpus" in out and namespace["words"] > 1000
+        assert "t3YJ5hKiMQ0" in out  # the videos table was shown

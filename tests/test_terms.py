@@ -47,6 +47,7 @@ def test_normalisation_unifies_variants_and_drops_filler(nlp, stop):
     assert "gpu" in found and not any(any(ch.isdigit() for ch in k) for k in found)
     assert "vq gan" in keys(nlp, stop, "In the VQ-GAN paper they use a transformer.")
     assert "result" in keys(nlp, stop, "Some cool results here.")  # evaluative adjective stripped
+    assert "zero shot classifier" in keys(nlp, stop, "CLIP is a strong zero-shot classifier.")
 
 
 def test_mentions_map_offsets_to_their_segment(nlp, stop):

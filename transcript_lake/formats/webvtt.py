@@ -6,8 +6,7 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
-from .base import Problem, excerpt, parse_clock, single_video
-from .captions import cues_to_segments
+from .captions import parse_cue_file
 
 NAME = "webvtt"
 
@@ -21,18 +20,5 @@ def sniff(head: str, path: str) -> bool:
 def parse(text: str, meta: dict) -> Iterator:
     # Cues end at an empty line. Not at a line of spaces: YouTube's auto-captions put " " lines inside cues.
     blocks = re.split(r"\n{2,}", text.lstrip("\ufeff"))
-    cues = []
-    for block_no, block in enumerate(blocks[1:], start=2):  # blocks[0]: WEBVTT header + metadata
-        lines = [l for l in block.split("\n") if l.strip()]
-        if not lines or lines[0].startswith(("NOTE", "STYLE", "REGION")):
-            continue
-        k = next((i for i, l in enumerate(lines[:2]) if "-->" in l), None)
-        m = _TIMING.match(lines[k]) if k is not None else None
-        if not m:
-            yield Problem(f"block {block_no}", "vtt_cue_without_timing: no `start --> end` line", excerpt(block))
-            continue
-        try:
-            cues.append((parse_clock(m.group(1)), parse_clock(m.group(2)), lines[k + 1 :]))
-        except ValueError as exc:
-            yield Problem(f"block {block_no}", f"bad_timestamp: {exc}", excerpt(block))
-    yield single_video(meta, cues_to_segments(cues))
+    # blocks[0] is the WEBVTT header and its metadata
+    yield from parse_cue_file(enumerate(blocks[1:], start=2), _TIMING, NAME, meta)

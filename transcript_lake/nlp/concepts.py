@@ -58,12 +58,18 @@ def trim_span(span, is_entity: bool):
     possessive = [i for i, t in enumerate(tokens) if t.tag_ == "POS"]
     if possessive and not is_entity:
         tokens = tokens[possessive[-1] + 1:]
-    while tokens and (tokens[0].pos_ in EDGE_POS or tokens[0].is_stop or (tokens[0].like_num and not is_entity)):
+    while tokens and (tokens[0].pos_ in EDGE_POS or tokens[0].is_stop or
+                      (tokens[0].like_num and not is_entity and not _hyphenated(tokens))):
         tokens.pop(0)
     while tokens and (tokens[-1].pos_ in EDGE_POS or tokens[-1].is_stop or
                       (tokens[-1].like_num and not (is_entity or _after_name(tokens)))):
         tokens.pop()
     return tokens
+
+
+def _hyphenated(tokens) -> bool:
+    """``zero-shot``, ``3-layer``: a number glued to the next word by a hyphen is part of the term."""
+    return len(tokens) >= 3 and tokens[0].whitespace_ == "" and tokens[1].text == "-"
 
 
 def _after_name(tokens) -> bool:

@@ -28,7 +28,7 @@ from ..tables import ensure_table, in_list, read_table, replace_where, sql_strin
 from . import StageResult, StageTimer
 
 NAME = "terms"
-NORMALISATION_VERSION = 2  # bump when concept_key() changes: every video is re-processed
+NORMALISATION_VERSION = 3  # bump when concept_key() changes: every video is re-processed
 
 MENTION_SCHEMA = pa.schema([("video_id", pa.string()), ("window_idx", pa.int32()), ("seg_idx", pa.int32()),
                             ("char_start", pa.int32()), ("surface", pa.string()), ("concept", pa.string()),
@@ -129,8 +129,10 @@ def keybert_rows(s: dict):
 
 
 def _partitions(n_rows: int, conf: Config, spark: SparkSession) -> int:
+    """Several tasks per core: windows differ in length, and with one task per core the slowest
+    decides the step's time. Python workers are reused, so models load once per worker anyway."""
     per = int(conf.get("nlp.windows_per_partition"))
-    return max(spark.sparkContext.defaultParallelism, -(-n_rows // per))
+    return max(4 * spark.sparkContext.defaultParallelism, -(-n_rows // per))
 
 
 def insert_new_phrases(spark: SparkSession, conf: Config, phrases: DataFrame, s: dict, timer) -> int:
