@@ -5,40 +5,25 @@
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from _lake import open_lake, write_report
 
 VIDEOS = ["OpenAI CLIP - Connecting", "ConvNeXt", "DINO: Emerging", "VQ-GAN", "Google DeepMind's AlphaFold 2",
           "Building makemore", "Coding a Multimodal"]
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--lake", default=None)
-    args = parser.parse_args()
-    from transcript_lake.cli import setup_logging
-    from transcript_lake.config import load_config
+    spark, conf = open_lake(__doc__.splitlines()[0])
     from transcript_lake.quality import chapter_recall, top_concepts
-    from transcript_lake.spark import build_spark
 
-    setup_logging()
-    conf = load_config("local", [f"lake.root={Path(args.lake).resolve()}"] if args.lake else [])
-    spark = build_spark(conf)
     report = {"chapter_recall": chapter_recall(spark, conf), "top_concepts": {}}
     titles = {r["title"]: r["video_id"] for r in spark.sql("SELECT title, video_id FROM transcripts.videos").collect()}
     for prefix in VIDEOS:
         title = next((t for t in titles if t.startswith(prefix)), None)
         if title:
             report["top_concepts"][title] = top_concepts(spark, conf, titles[title])
-    out = ROOT / "benchmarks" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "terms_quality.json").write_text(json.dumps(report, indent=2))
-    print(json.dumps(report, indent=2))
+    write_report("terms_quality", report)
     return 0
 
 

@@ -67,3 +67,21 @@ def top_concepts(spark: SparkSession, conf: Config, video_id: str, k: int = 10) 
               .withColumn("score", (F.col("m") + 2 * F.col("k")) * F.log(F.lit(n_videos) / F.col("n_videos")))
               .orderBy(F.desc("score")).limit(k).collect())
     return [(r["concept"], r["label"], round(r["score"], 1)) for r in scored]
+
+
+def topic_report(spark: SparkSession, conf: Config, video_ids: list[str], n_largest: int = 15, k: int = 3) -> dict:
+    """The current topic run's figures (from ``topic_runs``), its largest topics, and the top topics of
+    the given videos by share of their windows."""
+    topics = read_table(spark, conf, "topics")
+    run_id = topics.select("run_id").first()["run_id"]
+    run = read_table(spark, conf, "topic_runs").filter(F.col("run_id") == run_id).first().asDict()
+    largest = [(r["topic_id"], r["label"], r["size"]) for r in
+               topics.filter("topic_id >= 0").orderBy(F.desc("size"), "topic_id").limit(n_largest).collect()]
+    timeline = read_table(spark, conf, "topic_timeline").join(topics.select("topic_id", "label"), "topic_id")
+    per_video = {}
+    for vid in video_ids:
+        rows = timeline.filter(F.col("video_id") == vid).orderBy(F.desc("share"), "topic_id").limit(k).collect()
+        per_video[vid] = [(r["topic_id"], r["label"], round(r["share"], 2)) for r in rows]
+    keep = ("run_id", "backend", "n_windows", "n_fit", "n_topics", "outlier_share_before", "outlier_share", "diversity",
+            "npmi_coherence", "fit_seconds")
+    return {"run": {key: run[key] for key in keep}, "largest_topics": largest, "top_topics_of_videos": per_video}

@@ -1,0 +1,115 @@
+"""Topics stage: BERTopic fit on a sample, assignment of the rest in Spark by the saved model,
+backend selection, reuse of a finished run. Small corpus cut from the real one, real models."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pyspark.sql import functions as F
+
+from transcript_lake.errors import ConfigError
+from transcript_lake.nlp.topic_model import build_model, npmi_coherence, diversity, read_stop_words, resolve_backend
+from transcript_lake.pipeline import run_stages
+from transcript_lake.stages.topics import topic_settings
+from transcript_lake.tables import table_path, table_specs, table_version
+
+from conftest import FIXTURES, ROOT, make_conf, small_manifest
+
+SMALL = ["topics.min_topic_size=5", "topics.hdbscan.min_cluster_size=5", "topics.hdbscan.min_samples=3",
+         "topics.vectorizer.min_df=1", "topics.fit_sample=0.6"]
+
+
+@pytest.fixture(scope="module")
+def topics_lake(spark, tmp_path_factory):
+    base = tmp_path_factory.mktemp("topics")
+    shutil.copytree(FIXTURES / "corpus_small", base / "corpus")
+    conf = make_conf(base / "lake", small_manifest(base / "corpus"), SMALL)
+    results = {r.stage: r for r in run_stages(spark, conf, ["ingest", "segments", "windows", "terms", "topics"])}
+    return conf, results
+
+
+def load(spark, conf, name):
+    return spark.read.format("delta").load(table_path(conf, name))
+
+
+def test_sample_fit_and_distributed_assignment_cover_every_window(spark, topics_lake):
+    conf, results = topics_lake
+    m = results["topics"].metrics
+    n_windows = load(spark, conf, "windows").count()
+    wt = load(spark, conf, "window_topics")
+    assert wt.count() == n_windows == wt.select("video_id", "window_idx").distinct().count()
+    by = {r["assigned_by"]: r["count"] for r in wt.groupBy("assigned_by").count().collect()}
+    assert by["fit"] == m["n_fit"] and by["transform"] == n_windows - m["n_fit"] and 0 < m["n_fit"] < n_windows
+    topics = load(spark, conf, "topics")
+    assert m["n_topics"] >= 2 and topics.filter("topic_id >= 0").count() == m["n_topics"]
+    assert wt.join(topics, "topic_id", "left_anti").count() == 0          # every assignment names a real topic
+    assert wt.filter("assigned_by = 'transform' AND topic_id = -1").count() == 0
+    assert wt.filter("probability < -1.0001 OR probability > 1.0001").count() == 0
+    assert topics.agg(F.sum("size")).collect()[0][0] == n_windows
+    top = topics.filter("topic_id >= 0").orderBy(F.desc("size")).first()
+    assert len(top["top_terms"]) > 0 and top["label"] and top["representative_windows"]
+    # timeline: shares of each video's windows add up to 1
+    shares = load(spark, conf, "topic_timeline").groupBy("video_id").agg(F.sum("share").alias("s")).collect()
+    assert shares and all(abs(r["s"] - 1) < 1e-9 for r in shares)
+    assert load(spark, conf, "topics_over_time").count() > 0
+    run = load(spark, conf, "topic_runs").collect()
+    assert len(run) == 1 and run[0]["backend"] == "cpu" and run[0]["n_fit"] == m["n_fit"]
+    model_dir = Path(run[0]["model_path"])
+    assert (model_dir / "topic_embeddings.safetensors").is_file() and not list(model_dir.glob("*.pkl")) \
+        and not list(model_dir.glob("*.bin"))
+    figures = sorted(p.name for p in Path(run[0]["report_path"]).glob("*.html"))
+    assert figures == ["hierarchy.html", "intertopic_distance_map.html", "term_barchart.html", "topics_over_time.html"]
+    page = (Path(run[0]["report_path"]) / "term_barchart.html").read_text()
+    assert "plotly.js" in page and '<script src="http' not in page  # self-contained
+
+
+def test_rerun_reuses_the_saved_model(spark, topics_lake):
+    conf, _ = topics_lake
+    before = {n: table_version(spark, conf, n) for n in table_specs()}
+    result = run_stages(spark, conf, ["topics"])[0]
+    assert result.metrics["refit"] == 0
+    assert {n: table_version(spark, conf, n) for n in table_specs()} == before
+
+
+def test_gpu_backend_without_cuml_is_one_clear_error_or_a_recorded_fallback(spark, topics_lake):
+    with pytest.raises(ConfigError, match="topics.backend=gpu but cuML is not importable"):
+        resolve_backend("gpu", "error")
+    backend, reason = resolve_backend("gpu", "cpu")
+    assert backend == "cpu" and reason.startswith("cuML is not importable")
+    with pytest.raises(ConfigError, match="must be cpu or gpu"):
+        resolve_backend("tpu", "error")
+    conf, _ = topics_lake
+    gpu_conf = conf.with_overrides(["topics.backend=gpu"])
+    with pytest.raises(ConfigError, match="topics.backend=gpu"):
+        run_stages(spark, gpu_conf, ["topics"])
+    # the documented fallback runs on CPU and says so in the run record
+    fallback = run_stages(spark, gpu_conf.with_overrides(["topics.gpu_fallback=cpu"]), ["topics"])[0]
+    assert fallback.metrics["refit"] == 1 and fallback.metrics["backend"].startswith("cpu (fallback: cuML is not importable")
+    recorded = load(spark, conf, "topic_runs").filter(F.col("run_id") == fallback.metrics["run_id"]).first()
+    assert recorded["backend"] == fallback.metrics["backend"]
+    # back to the first settings: its saved run exists, but the tables now hold the fallback's topics -> fit again
+    back = run_stages(spark, conf, ["topics"])[0]
+    assert back.metrics["refit"] == 1 and back.metrics["run_id"] != fallback.metrics["run_id"]
+    assert {r["run_id"] for r in load(spark, conf, "window_topics").select("run_id").distinct().collect()} == {back.metrics["run_id"]}
+
+
+def test_same_input_gives_the_same_topics(spark, topics_lake):
+    conf, _ = topics_lake
+    rows = (load(spark, conf, "windows").join(load(spark, conf, "window_embeddings"), ["video_id", "window_idx"])
+            .orderBy("video_id", "window_idx").select("text", "vector").collect())
+    docs, X = [r["text"] for r in rows], np.asarray([r["vector"] for r in rows], dtype="float32")
+    settings = topic_settings(conf)
+    stop = read_stop_words(ROOT / "conf" / "topic_stop_words.txt")
+    first = build_model(settings, "cpu", stop).fit_transform(docs, X)[0]
+    second = build_model(settings, "cpu", stop).fit_transform(docs, X)[0]
+    assert first == second
+
+
+def test_quality_measures():
+    assert diversity([["a", "b"], ["b", "c"]]) == 0.75
+    docs = [{"graph", "node"}, {"graph", "node"}, {"audio", "speech"}, {"audio", "speech"}]
+    assert npmi_coherence([["graph", "node"]], docs) == pytest.approx(1.0)
+    assert npmi_coherence([["graph", "audio"]], docs) == -1.0

@@ -1,0 +1,138 @@
+"""BERTopic for the topics stage: model construction from ``topics.*``, backend selection, the saved
+model's worker-side loader, and quality figures (diversity, NPMI coherence).
+
+Backends: ``cpu`` = umap-learn + hdbscan; ``gpu`` = cuML's UMAP and HDBSCAN (RAPIDS). Embeddings are
+never recomputed (the terms stage stored them), so the GPU only matters for UMAP/HDBSCAN.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from functools import lru_cache
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError
+
+log = logging.getLogger("transcript_lake")
+
+
+def resolve_backend(backend: str, fallback: str) -> tuple[str, str | None]:
+    """``(backend to use, reason of a fallback or None)``. ``gpu`` without cuML or CUDA is a
+    ConfigError, or with ``fallback: cpu`` a logged, recorded CPU run: never a silent one."""
+    if backend == "cpu":
+        return "cpu", None
+    if backend != "gpu":
+        raise ConfigError(f"topics.backend must be cpu or gpu (got {backend!r})")
+    reason = None
+    try:
+        import cuml  # noqa: F401
+        from cuml.cluster import HDBSCAN  # noqa: F401
+        from cuml.manifold import UMAP  # noqa: F401
+    except Exception as exc:  # ImportError, or a CUDA runtime error raised at import
+        reason = f"cuML is not importable ({type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''})"
+    if reason is None:
+        try:
+            import torch
+
+            if not torch.cuda.is_available():
+                reason = "torch sees no CUDA device"
+        except ImportError:
+            reason = "torch is not installed"
+    if reason is None:
+        return "gpu", None
+    if fallback == "cpu":
+        log.warning("[topics] topics.backend=gpu but %s: falling back to CPU (topics.gpu_fallback=cpu)", reason)
+        return "cpu", reason
+    raise ConfigError(f"topics.backend=gpu but {reason}; install RAPIDS cuML on a CUDA machine, "
+                      "or set topics.backend=cpu (or topics.gpu_fallback=cpu to fall back with a warning)")
+
+
+def build_model(settings: dict, backend: str, stop_words: list[str]):
+    from bertopic import BERTopic
+    from bertopic.vectorizers import ClassTfidfTransformer
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    u, h = settings["umap"], settings["hdbscan"]
+    if backend == "gpu":
+        from cuml.cluster import HDBSCAN
+        from cuml.manifold import UMAP
+    else:
+        from hdbscan import HDBSCAN
+        from umap import UMAP
+    umap_model = UMAP(n_neighbors=u["n_neighbors"], n_components=u["n_components"], min_dist=u["min_dist"],
+                      metric=u["metric"], random_state=settings["random_state"])
+    hdbscan_model = HDBSCAN(min_cluster_size=h["min_cluster_size"], min_samples=h["min_samples"],
+                            cluster_selection_method=h["cluster_selection_method"], prediction_data=True)
+    vec = settings["vectorizer"]
+    vectorizer = CountVectorizer(stop_words=stop_words, ngram_range=tuple(vec["ngram_range"]), min_df=vec["min_df"])
+    return BERTopic(umap_model=umap_model, hdbscan_model=hdbscan_model, vectorizer_model=vectorizer,
+                    ctfidf_model=ClassTfidfTransformer(reduce_frequent_words=settings["reduce_frequent_words"]),
+                    min_topic_size=settings["min_topic_size"], top_n_words=settings["top_n_words"],
+                    calculate_probabilities=False, embedding_model=None, verbose=False)
+
+
+@lru_cache(maxsize=2)
+def load_saved(model_dir: str):
+    """The saved model, loaded once per Python worker. Safetensors models keep topic embeddings and
+    c-TF-IDF but not UMAP/HDBSCAN: ``transform`` assigns by similarity to the topic embeddings."""
+    from bertopic import BERTopic
+
+    return BERTopic.load(model_dir)
+
+
+def assign_by_similarity(model, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Topic and cosine similarity of each vector to the topic embeddings (outlier topic excluded)."""
+    ids = np.asarray(sorted(model.get_topics().keys()))      # topic_embeddings_ rows follow sorted ids
+    emb = np.asarray(model.topic_embeddings_, dtype="float32")
+    keep = ids != -1
+    ids, emb = ids[keep], emb[keep]
+    emb = emb / np.linalg.norm(emb, axis=1, keepdims=True)
+    v = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    sims = v @ emb.T
+    best = sims.argmax(axis=1)
+    return ids[best], sims[np.arange(len(v)), best]
+
+
+def diversity(top_words: list[list[str]]) -> float:
+    words = [w for ws in top_words for w in ws]
+    return len(set(words)) / len(words) if words else 0.0
+
+
+def npmi_coherence(top_words: list[list[str]], docs_tokens: list[set[str]]) -> float:
+    """Mean NPMI over word pairs of each topic's top words; a word's probability = share of windows holding it."""
+    n = len(docs_tokens)
+    if not n:
+        return 0.0
+    index: dict[str, set[int]] = {}
+    wanted = {w for ws in top_words for w in ws}
+    for i, toks in enumerate(docs_tokens):
+        for w in toks & wanted:
+            index.setdefault(w, set()).add(i)
+    scores = []
+    for ws in top_words:
+        pair_scores = []
+        for a, b in combinations(ws, 2):
+            pa, pb = len(index.get(a, ())) / n, len(index.get(b, ())) / n
+            pab = len(index.get(a, set()) & index.get(b, set())) / n
+            if pa == 0 or pb == 0 or pab == 0:
+                pair_scores.append(-1.0)
+            elif pab == 1:
+                pair_scores.append(1.0)
+            else:
+                pair_scores.append(math.log(pab / (pa * pb)) / -math.log(pab))
+        if pair_scores:
+            scores.append(sum(pair_scores) / len(pair_scores))
+    return float(np.mean(scores)) if scores else 0.0
+
+
+def read_stop_words(path: Path) -> list[str]:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    extra = []
+    if path.is_file():
+        extra = [l.strip().lower() for l in path.read_text(encoding="utf-8").splitlines() if l.strip() and not l.startswith("#")]
+    return sorted(set(ENGLISH_STOP_WORDS) | set(extra))

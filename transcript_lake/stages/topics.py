@@ -1,0 +1,231 @@
+"""Stage ``topics`` (gold): ``windows`` + ``window_embeddings`` -> ``topics``, ``window_topics``,
+``topic_timeline``, ``topics_over_time`` (+ ``topic_runs``, the saved model and HTML figures).
+
+BERTopic is single-node: the fit runs on the driver, which collects only keys + vectors + text of the
+windows it fits on (all of them, or ``topics.fit_sample``). Stored embeddings are reused, never
+recomputed. With a sample, the other windows are assigned in Spark (``mapInPandas``) by the saved
+model, loaded once per Python worker from its safetensors artifact. A run id hashes the inputs' Delta
+versions + settings: the same inputs and settings reuse the saved run (no refit).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import time
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import SparkSession, Window
+from pyspark.sql import functions as F
+
+from ..config import Config
+from ..nlp.topic_model import (assign_by_similarity, build_model, diversity, load_saved, npmi_coherence,
+                               read_stop_words, resolve_backend)
+from ..spark import lake_root
+from ..tables import merge_by_key, read_table, replace_where, sql_string, table_version
+from . import StageResult, StageTimer
+
+NAME = "topics"
+KEYS = ["video_id", "window_idx"]
+
+
+def topic_settings(conf: Config) -> dict:
+    keys = ("backend", "gpu_fallback", "fit_sample", "random_state", "umap", "hdbscan", "min_topic_size", "vectorizer",
+            "reduce_frequent_words", "outlier_threshold", "top_n_words", "representative_windows")
+    s = {k: conf.get(f"topics.{k}") for k in keys}
+    stop = conf.path("topics.stop_words")
+    s["stop_words_sha256"] = hashlib.sha256(stop.read_bytes()).hexdigest() if stop.is_file() else None
+    s["embedding_model"] = str(conf.get("nlp.embedding_model"))
+    return s
+
+
+def sample_filter(fit_sample, n_rows: int):
+    """Deterministic sample (hash of the key), so two runs fit on the same windows."""
+    if fit_sample in (None, "", 0):
+        return None
+    fraction = float(fit_sample) if float(fit_sample) <= 1 else min(1.0, float(fit_sample) / max(n_rows, 1))
+    if fraction >= 1:
+        return None
+    bucket = F.abs(F.xxhash64("video_id", "window_idx")) % 1_000_000
+    return bucket < int(fraction * 1_000_000)
+
+
+@contextmanager
+def _quiet_bertopic():
+    logger = logging.getLogger("BERTopic")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def assign_rows(model_dir: str):
+    """``mapInPandas`` body: windows (keys + vector) -> topic by similarity to the saved model's topics."""
+
+    def fn(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        model = load_saved(model_dir)
+        for pdf in batches:
+            if pdf.empty:
+                continue
+            vectors = np.stack(pdf["vector"].to_numpy()).astype("float32")
+            topics, sims = assign_by_similarity(model, vectors)
+            yield pd.DataFrame({"video_id": pdf["video_id"], "window_idx": pdf["window_idx"].astype("int32"),
+                                "topic_id": topics.astype("int32"), "probability": sims.astype("float64")})
+
+    return fn
+
+
+def _write_figures(model, docs, tot, folder: Path) -> list[str]:
+    """BERTopic's interactive figures as self-contained HTML (plotly.js inlined)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    figures = {
+        "intertopic_distance_map.html": lambda: model.visualize_topics(),
+        "term_barchart.html": lambda: model.visualize_barchart(top_n_topics=min(16, len(model.get_topics()) - 1)),
+        "topics_over_time.html": lambda: model.visualize_topics_over_time(tot, top_n_topics=12),
+        "hierarchy.html": lambda: model.visualize_hierarchy(),
+    }
+    for name, make in figures.items():
+        try:
+            make().write_html(str(folder / name), include_plotlyjs=True, full_html=True)
+            written.append(name)
+        except Exception as exc:  # a figure BERTopic cannot draw (too few topics) must not fail the run
+            (folder / f"{name}.error.txt").write_text(f"{type(exc).__name__}: {exc}\n")
+    return written
+
+
+def run(spark: SparkSession, conf: Config) -> StageResult:
+    with StageTimer(NAME) as timer:
+        result = timer.result
+        s = topic_settings(conf)
+        model_name = s["embedding_model"]
+        versions = {t: table_version(spark, conf, t) for t in ("windows", "window_embeddings")}
+        stamp = json.dumps({"versions": versions, "settings": s}, sort_keys=True, default=str)
+        run_id = hashlib.sha256(stamp.encode()).hexdigest()[:16]
+        root = lake_root(conf)
+        model_dir = Path(f"{root}/models/topics/{run_id}")
+        done = read_table(spark, conf, "topic_runs").filter(F.col("run_id") == run_id).count()
+        # the tables may hold another run's topics (settings changed and changed back): then fit again
+        current = {r["run_id"] for r in read_table(spark, conf, "topics").select("run_id").distinct().collect()}
+        if done and current == {run_id} and (model_dir / "config.json").is_file():
+            timer.step("run %s already done for these inputs and settings: model reused, nothing refitted", run_id)
+            result.add(run_id=run_id, refit=0)
+            return result
+        backend, fallback_reason = resolve_backend(s["backend"], s["gpu_fallback"])
+
+        vectors = read_table(spark, conf, "window_embeddings").filter(F.col("model") == model_name).select(*KEYS, "vector")
+        data = read_table(spark, conf, "windows").select(*KEYS, "text", "start_s", "end_s").join(vectors, KEYS)
+        n_rows = data.count()
+        cond = sample_filter(s["fit_sample"], n_rows)
+        fit_df = data.filter(cond) if cond is not None else data
+        # BERTopic fits on one machine: collect keys + vectors + text of the fitted windows only.
+        rows = fit_df.select(*KEYS, "text", "vector").orderBy(*KEYS).collect()
+        docs = [r["text"] for r in rows]
+        X = np.asarray([r["vector"] for r in rows], dtype="float32")
+        timer.step("fitting BERTopic (%s) on %d of %d window(s)", backend, len(rows), n_rows)
+
+        t0 = time.perf_counter()
+        stop_words = read_stop_words(conf.path("topics.stop_words"))
+        model = build_model(s, backend, stop_words)
+        topics, _ = model.fit_transform(docs, X)
+        before = float(np.mean(np.asarray(topics) == -1))
+        if s["outlier_threshold"] is not None and -1 in topics and len(set(topics)) > 1:
+            topics = model.reduce_outliers(docs, topics, strategy="embeddings", embeddings=X, threshold=float(s["outlier_threshold"]))
+            with _quiet_bertopic():  # it warns that custom assignments must be the last step: they are
+                model.update_topics(docs, topics=topics, vectorizer_model=model.vectorizer_model,
+                                    ctfidf_model=model.ctfidf_model, top_n_words=s["top_n_words"])
+        fit_seconds = time.perf_counter() - t0
+        topics = np.asarray(topics)
+        timer.step("fit done in %.1f s: %d topic(s), outliers %.1f%% -> %.1f%%", fit_seconds,
+                   len(set(topics.tolist()) - {-1}), 100 * before, 100 * float(np.mean(topics == -1)))
+
+        if model_dir.exists():
+            shutil.rmtree(model_dir)
+        with _quiet_bertopic():  # it warns about the missing embedding model: vectors come from window_embeddings
+            model.save(str(model_dir), serialization="safetensors", save_ctfidf=True, save_embedding_model=False)
+
+        # Assignments: the fit's own topics for fitted windows; the saved model in Spark workers for the rest.
+        ids = [r["video_id"] for r in rows], [r["window_idx"] for r in rows]
+        _, fit_sims = assign_by_similarity(model, X) if len(set(topics.tolist()) - {-1}) else (None, np.zeros(len(rows)))
+        fitted = spark.createDataFrame(pd.DataFrame({
+            "video_id": ids[0], "window_idx": np.asarray(ids[1], dtype="int32"), "topic_id": topics.astype("int32"),
+            "probability": np.asarray(fit_sims, dtype="float64")})).withColumn("assigned_by", F.lit("fit"))
+        assigned = fitted
+        if cond is not None:
+            rest = (data.filter(~cond).select(*KEYS, "vector").repartition(4 * spark.sparkContext.defaultParallelism)
+                    .mapInPandas(assign_rows(str(model_dir)), "video_id string, window_idx int, topic_id int, probability double")
+                    .withColumn("assigned_by", F.lit("transform")))
+            assigned = fitted.unionByName(rest)
+        assigned = assigned.withColumn("run_id", F.lit(run_id))
+        replace_where(spark, conf, "window_topics", assigned, "true")
+        wt = read_table(spark, conf, "window_topics")
+        timer.step("assigned %d window(s) (%d by the saved model in Spark)", wt.count(), wt.filter("assigned_by = 'transform'").count())
+
+        # topics table
+        sizes = {r["topic_id"]: r["n"] for r in wt.groupBy("topic_id").agg(F.count("*").alias("n")).collect()}
+        key_of = {i: (ids[0][i], ids[1][i]) for i in range(len(rows))}
+        doc_index = {d: i for i, d in reversed(list(enumerate(docs)))}
+        topic_rows = []
+        for tid, words in model.get_topics().items():
+            reps = (model.get_representative_docs(tid) or [])[: s["representative_windows"]] if tid != -1 else []
+            rep_rows = [{"video_id": key_of[doc_index[d]][0], "window_idx": int(key_of[doc_index[d]][1]), "text": d[:500]}
+                        for d in reps if d in doc_index]
+            terms = [{"term": w, "weight": float(v)} for w, v in words if w][: s["top_n_words"]]
+            label = " / ".join(t["term"] for t in terms[:4]) or "outliers"
+            topic_rows.append((int(tid), "outliers" if tid == -1 else label, terms, int(sizes.get(tid, 0)), rep_rows, run_id))
+        topics_df = spark.createDataFrame(topic_rows, read_table(spark, conf, "topics").schema)
+        replace_where(spark, conf, "topics", topics_df, "true")
+
+        # topic timeline per video, in upload order
+        videos = read_table(spark, conf, "videos").select("video_id", "upload_rank")
+        per_video = (wt.join(data.select(*KEYS, "start_s", "end_s"), KEYS)
+                     .withColumn("n_video", F.count("*").over(Window.partitionBy("video_id")))
+                     .groupBy("topic_id", "video_id").agg(F.count("*").alias("n_windows"), F.first("n_video").alias("n_video"),
+                                                          F.sum(F.col("end_s") - F.col("start_s")).alias("seconds"))
+                     .join(videos, "video_id", "left")
+                     .select("topic_id", "video_id", "upload_rank", "n_windows", (F.col("n_windows") / F.col("n_video")).alias("share"),
+                             (F.col("seconds") / 60).alias("minutes"), F.lit(run_id).alias("run_id")))
+        replace_where(spark, conf, "topic_timeline", per_video, "true")
+
+        # BERTopic topics_over_time with upload_rank as the time axis (fitted windows)
+        rank_of = {r["video_id"]: r["upload_rank"] for r in videos.collect()}
+        stamps = [int(rank_of.get(v, 0) or 0) for v in ids[0]]
+        tot = model.topics_over_time(docs, stamps, topics=topics.tolist(), nr_bins=min(20, len(set(stamps)))) \
+            if len(set(stamps)) > 1 else pd.DataFrame(columns=["Topic", "Words", "Frequency", "Timestamp"])
+        tot_rows = [(int(r.Topic), float(r.Timestamp), str(r.Words), int(r.Frequency), run_id) for r in tot.itertuples()]
+        replace_where(spark, conf, "topics_over_time",
+                      spark.createDataFrame(tot_rows, read_table(spark, conf, "topics_over_time").schema), "true")
+
+        # quality + figures + the run record (written last: it marks the run as done)
+        analyzer = model.vectorizer_model.build_analyzer()
+        top_words = [[w for w, _ in ws][:10] for t, ws in model.get_topics().items() if t != -1]
+        figures_dir = Path(f"{root}/reports/topics/{run_id}")
+        written = _write_figures(model, docs, tot, figures_dir) if "://" not in root else []
+        n_topics = len([t for t in model.get_topics() if t != -1])
+        record = {
+            "run_id": run_id, "model_path": str(model_dir), "report_path": str(figures_dir), "input_versions": json.dumps(versions),
+            "parameters": json.dumps(s, sort_keys=True, default=str),
+            "backend": backend if not fallback_reason else f"cpu (fallback: {fallback_reason})",
+            "n_windows": wt.count(), "n_fit": len(rows), "n_topics": n_topics,
+            "outlier_share": float(np.mean(topics == -1)), "outlier_share_before": before,
+            "diversity": diversity(top_words), "npmi_coherence": npmi_coherence(top_words, [set(analyzer(d)) for d in docs]),
+            "fit_seconds": fit_seconds,
+        }
+        schema = read_table(spark, conf, "topic_runs").schema
+        record["created_at"] = datetime.now(timezone.utc)
+        run_df = spark.createDataFrame([tuple(record[f.name] for f in schema.fields)], schema)
+        merge_by_key(spark, conf, "topic_runs", run_df, ["run_id"])
+        result.add(run_id=run_id, refit=1, backend=record["backend"], n_topics=n_topics, n_fit=len(rows),
+                   outlier_share=round(record["outlier_share"], 3), diversity=round(record["diversity"], 3),
+                   npmi=round(record["npmi_coherence"], 3), fit_seconds=round(fit_seconds, 1), figures=len(written))
+        result.wrote += ["window_topics", "topics", "topic_timeline", "topics_over_time", "topic_runs"]
+        return result
