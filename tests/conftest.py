@@ -50,3 +50,28 @@ def small_manifest(corpus: Path) -> list[dict]:
         {"path": str(corpus / "paligemma-head.whisper.txt"), "video_id": "vAmKB7iPkWw", "channel": "Umar Jamil"},
         {"path": str(corpus / "transformers-head.comments.txt")},
     ]
+
+
+# Topic settings sized for the small corpus (a few hundred windows); fit on a sample so the
+# distributed assignment path runs too.
+SMALL_TOPICS = ["topics.min_topic_size=5", "topics.hdbscan.min_cluster_size=5", "topics.hdbscan.min_samples=3",
+                "topics.vectorizer.min_df=1", "topics.fit_sample=0.6"]
+
+
+@pytest.fixture(scope="session")
+def gold_lake(spark, tmp_path_factory):
+    """Every stage, once per test session, on the small corpus: the lake the topic, timeline and
+    notebook tests read. Tests that change it work on a copy (:func:`copy_lake`)."""
+    from transcript_lake.pipeline import STAGES, run_stages
+
+    base = tmp_path_factory.mktemp("gold")
+    shutil.copytree(FIXTURES / "corpus_small", base / "corpus")
+    conf = make_conf(base / "lake", small_manifest(base / "corpus"), SMALL_TOPICS)
+    results = {r.stage: r for r in run_stages(spark, conf, STAGES)}
+    return conf, results
+
+
+def copy_lake(conf, dst: Path):
+    """A copy of ``conf``'s lake at ``dst`` and a config pointing at it (same settings otherwise)."""
+    shutil.copytree(conf.get("lake.root"), dst)
+    return conf.with_overrides([f"lake.root={dst}"])

@@ -3,7 +3,6 @@ backend selection, reuse of a finished run. Small corpus cut from the real one, 
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -16,19 +15,13 @@ from transcript_lake.pipeline import run_stages
 from transcript_lake.stages.topics import topic_settings
 from transcript_lake.tables import table_path, table_specs, table_version
 
-from conftest import FIXTURES, ROOT, make_conf, small_manifest
-
-SMALL = ["topics.min_topic_size=5", "topics.hdbscan.min_cluster_size=5", "topics.hdbscan.min_samples=3",
-         "topics.vectorizer.min_df=1", "topics.fit_sample=0.6"]
-
+from conftest import ROOT, copy_lake
 
 @pytest.fixture(scope="module")
-def topics_lake(spark, tmp_path_factory):
-    base = tmp_path_factory.mktemp("topics")
-    shutil.copytree(FIXTURES / "corpus_small", base / "corpus")
-    conf = make_conf(base / "lake", small_manifest(base / "corpus"), SMALL)
-    results = {r.stage: r for r in run_stages(spark, conf, ["ingest", "segments", "windows", "terms", "topics"])}
-    return conf, results
+def topics_lake(gold_lake, tmp_path_factory):
+    """The session's gold lake (topics fitted on a 60 % sample), copied: these tests refit and switch backends."""
+    conf, results = gold_lake
+    return copy_lake(conf, tmp_path_factory.mktemp("topics") / "lake"), results
 
 
 def load(spark, conf, name):

@@ -2,7 +2,9 @@
 
     transcript-lake run                      # every stage, conf/local.yaml, lake ./lake
     transcript-lake run --only ingest --input extra/*.srt --lake /tmp/lake
-    transcript-lake sql "SELECT count(*) FROM transcripts.segments"
+    transcript-lake sql "SELECT count(*) FROM transcripts.segments"          # DuckDB, no JVM
+    transcript-lake sql --engine spark "SELECT * FROM transcripts.concept_trends LIMIT 5"
+    transcript-lake report --concept diffusion                              # HTML heat strips
     transcript-lake submit-args              # spark-submit flags that add Delta (air-gapped aware)
 
 Exit codes: 0 success, 1 a stage failed, 2 configuration / environment error (one line on stderr).
@@ -38,7 +40,16 @@ def build_parser(prog: str = "transcript-lake") -> argparse.ArgumentParser:
     sql = sub.add_parser("sql", help="run a SQL statement against the lake and print the result")
     _common(sql)
     sql.add_argument("statement")
-    sql.add_argument("--limit", type=int, default=50)
+    sql.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb",
+                     help="duckdb: embedded, no JVM, local lakes (default); spark: the project's Spark session")
+    sql.add_argument("--limit", type=int, default=50, help="rows shown (default 50)")
+    sql.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    report = sub.add_parser("report", help="write a self-contained HTML report for a concept or a video")
+    _common(report)
+    what = report.add_mutually_exclusive_group(required=True)
+    what.add_argument("--concept", help="a concept or any of its aliases (e.g. diffusion)")
+    what.add_argument("--video", help="a video id")
+    report.add_argument("--out", help="HTML file to write (default <lake>/reports/...)")
     args = sub.add_parser("submit-args", help="print spark-submit flags that put Delta on the classpath")
     _common(args)
     return parser
@@ -77,11 +88,41 @@ def cmd_run(args, stages: Sequence[str] | None = None) -> int:
 
 
 def cmd_sql(args) -> int:
-    from .spark import build_spark
+    conf = load(args)
+    if args.engine == "spark":
+        from .spark import build_spark
 
-    spark = build_spark(load(args))
-    df = spark.sql(args.statement)
-    df.show(args.limit, truncate=80)
+        frame = build_spark(conf).sql(args.statement).limit(args.limit).toPandas()
+    else:
+        from .sql import duckdb_connect
+
+        con = duckdb_connect(conf)
+        try:
+            rel = con.sql(args.statement)
+        except Exception as exc:  # duckdb.Error: one line, like every other user error
+            raise UserError(str(exc).strip().splitlines()[0]) from exc
+        if rel is None:  # a statement without a result (CREATE ..., SET ...)
+            return 0
+        frame = rel.limit(args.limit).df()
+    if args.format == "csv":
+        print(frame.to_csv(index=False), end="")
+    elif args.format == "json":
+        print(frame.to_json(orient="records", date_format="iso"))
+    else:
+        import pandas as pd
+
+        with pd.option_context("display.max_rows", args.limit, "display.max_columns", None, "display.width", 200,
+                               "display.max_colwidth", 80):
+            print(frame.to_string(index=False) if len(frame) else "(no rows)")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from .report import write_concept_report, write_video_report
+
+    conf = load(args)
+    path = write_concept_report(conf, args.concept, args.out) if args.concept else write_video_report(conf, args.video, args.out)
+    print(path)
     return 0
 
 
@@ -105,6 +146,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "transcript-lake", defau
             return cmd_run(args, default_stages)
         if args.command == "sql":
             return cmd_sql(args)
+        if args.command == "report":
+            return cmd_report(args)
         return cmd_submit_args(args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)

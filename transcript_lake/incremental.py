@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Iterable
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -81,3 +82,30 @@ def marker_hashes(spark: SparkSession, conf: Config, stage: str) -> DataFrame:
     """(video_id, upstream_hash) of the videos a stage has finished: the next stage's upstream."""
     return (read_table(spark, conf, "stage_state").filter(F.col("stage") == stage)
             .select("video_id", F.col("input_hash").alias("upstream_hash")))
+
+
+def whole_table_stamp(spark: SparkSession, conf: Config, stage: str, inputs: Iterable[str], settings: dict) -> tuple[str, bool]:
+    """For stages computed over whole tables: ``(stamp, unchanged)`` where the stamp holds the inputs'
+    Delta versions + settings and ``unchanged`` says the stage's last finished run had the same stamp.
+
+    Example::
+
+        stamp, unchanged = whole_table_stamp(spark, conf, "concepts", ["mentions"], settings)
+        if unchanged: return            # nothing to do
+        ... write the tables ...
+        commit_stamp(spark, conf, "concepts", stamp)
+    """
+    from .tables import table_version
+
+    versions = {t: table_version(spark, conf, t) for t in inputs}
+    stamp = json.dumps({"versions": versions, "settings": settings}, sort_keys=True, default=str)
+    state = read_table(spark, conf, "stage_state").filter(
+        (F.col("stage") == stage) & (F.col("video_id") == "*")).select("settings").collect()
+    return stamp, bool(state) and state[0]["settings"] == stamp
+
+
+def commit_stamp(spark: SparkSession, conf: Config, stage: str, stamp: str) -> None:
+    """Record ``stamp`` as the stage's last finished run (row ``video_id = '*'`` of ``stage_state``); written last."""
+    marker = spark.createDataFrame([(stage, "*", "-", stamp)], "stage string, video_id string, input_hash string, settings string") \
+        .withColumn("updated_at", F.current_timestamp())
+    merge_by_key(spark, conf, "stage_state", marker, ["stage", "video_id"])

@@ -33,9 +33,21 @@ def split_cells(text: str) -> list[tuple[str, str]]:
     return cells
 
 
-def run_notebook(path: str | Path, spark, show_rows: int = 20) -> dict:
-    """Execute every cell in order with ``spark`` (and ``display``) defined; returns the namespace."""
-    namespace: dict = {"spark": spark, "display": lambda df, *a, **k: df.show(show_rows, truncate=60)}
+def run_notebook(path: str | Path, spark, show_rows: int = 20, out_dir: str | Path | None = None) -> dict:
+    """Execute every cell in order with ``spark``, ``display`` and ``displayHTML`` defined (as on
+    Databricks); HTML output (figures) is written to ``out_dir`` as ``<notebook>-<n>.html``. Returns the namespace."""
+    html_dir = Path(out_dir) if out_dir else Path(path).resolve().parent / "_output"
+    shown: list[Path] = []
+
+    def display_html(text: str) -> None:
+        html_dir.mkdir(parents=True, exist_ok=True)
+        target = html_dir / f"{Path(path).stem}-{len(shown) + 1}.html"
+        target.write_text(text, encoding="utf-8")
+        shown.append(target)
+        print(f"displayHTML -> {target}")
+
+    namespace: dict = {"spark": spark, "display": lambda df, *a, **k: df.show(show_rows, truncate=60),
+                       "displayHTML": display_html, "__html_outputs__": shown}
     for idx, (kind, source) in enumerate(split_cells(Path(path).read_text(encoding="utf-8"))):
         if kind == "python":
             exec(compile(source, f"{path}#cell{idx}", "exec"), namespace)  # noqa: S102 - our own notebook

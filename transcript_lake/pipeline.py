@@ -23,7 +23,7 @@ from .tables import register_tables, table_path
 log = logging.getLogger("transcript_lake")
 
 # Dependency order. Later issues append their stages here.
-STAGES = ("ingest", "segments", "windows", "terms", "concepts", "topics")
+STAGES = ("ingest", "segments", "windows", "terms", "concepts", "topics", "timelines")
 
 
 def stage_module(name: str):

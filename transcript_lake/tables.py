@@ -110,8 +110,8 @@ def ensure_table(spark: SparkSession, conf: Config, name: str) -> str:
 
 
 def register_tables(spark: SparkSession, conf: Config) -> list[str]:
-    """Register every table that exists in the lake under ``transcripts.*`` (the catalog is per
-    session, so each session the project builds calls this)."""
+    """Register every table that exists in the lake under ``transcripts.*``, then the views of
+    ``schemas/views`` over them (the catalog is per session, so each session the project builds calls this)."""
     spark.sql(f"CREATE DATABASE IF NOT EXISTS {DATABASE}")
     found = []
     for name in table_specs():
@@ -121,6 +121,9 @@ def register_tables(spark: SparkSession, conf: Config) -> list[str]:
         if delta_exists(spark, path):
             _register(spark, name, path)
             found.append(name)
+    from .sql import register_views
+
+    register_views(spark, found)  # schemas/views/*.sql over the tables found
     return found
 
 
@@ -184,3 +187,45 @@ def table_version(spark: SparkSession, conf: Config, name: str) -> int | None:
     if not delta_exists(spark, path):
         return None
     return DeltaTable.forPath(spark, path).history(1).collect()[0]["version"]
+
+
+def merge_changes(spark: SparkSession, conf: Config, name: str, source: DataFrame, keys: list[str]) -> dict[str, int]:
+    """Make the table equal ``source`` while rewriting only what differs, in one commit, or none when
+    nothing differs: rows of ``source`` not in the table are upserted on ``keys``, keys no longer in
+    ``source`` are deleted. Returns the row counts (inserted, updated, deleted).
+
+    Example::
+
+        merge_changes(spark, conf, "concept_video", df, ["concept", "video_id"])
+        # {'inserted': 12, 'updated': 3, 'deleted': 0}
+    """
+    from delta.tables import DeltaTable
+    from pyspark.sql import functions as F
+
+    path = ensure_table(spark, conf, name)
+    target = DeltaTable.forPath(spark, path)
+    columns = target.toDF().columns
+    current = spark.read.format("delta").load(path).select(*columns)
+    source = source.select(*columns)
+    # The diff is computed first (a join at the size of the table) so an unchanged table gets no commit.
+    upserts = source.exceptAll(current).withColumn("_delete", F.lit(False))
+    gone = (current.select(*keys).exceptAll(source.select(*keys)).join(current, keys)
+            .select(*columns).withColumn("_delete", F.lit(True)))
+    changes = upserts.unionByName(gone).cache()
+    try:
+        n_gone = changes.filter("_delete").count()
+        n_upserts = changes.count() - n_gone
+        if not n_gone and not n_upserts:
+            return {"inserted": 0, "updated": 0, "deleted": 0}
+        cond = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
+        assignments = {f"`{c}`": f"s.`{c}`" for c in columns}
+        (target.alias("t").merge(changes.alias("s"), cond)
+         .whenMatchedDelete(condition="s._delete")
+         .whenMatchedUpdate(set=assignments)
+         .whenNotMatchedInsert(condition="NOT s._delete", values=assignments)
+         .execute())
+    finally:
+        changes.unpersist()
+    metrics = target.history(1).collect()[0]["operationMetrics"] or {}
+    return {k: int(metrics.get(f"numTarget{m}", 0)) for k, m in
+            (("inserted", "RowsInserted"), ("updated", "RowsUpdated"), ("deleted", "RowsDeleted"))}

@@ -15,15 +15,14 @@ Delta version or the settings changed.
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from ..config import Config
-from ..tables import read_table, replace_where, table_version
+from ..incremental import commit_stamp, whole_table_stamp
+from ..tables import read_table, replace_where
 from . import StageResult, StageTimer
 
 NAME = "concepts"
@@ -94,10 +93,8 @@ def run(spark: SparkSession, conf: Config) -> StageResult:
         result = timer.result
         settings = {k: conf.get(f"concepts.{k}") for k in ("merge_threshold", "lexical_min_similarity", "generic_heads", "max_block")}
         model = str(conf.get("nlp.embedding_model"))
-        versions = {t: table_version(spark, conf, t) for t in INPUTS}
-        stamp = json.dumps({"versions": versions, "settings": settings, "model": model}, sort_keys=True)
-        state = read_table(spark, conf, "stage_state").filter(f"stage = '{NAME}' AND video_id = '*'").collect()
-        if state and state[0]["settings"] == stamp:
+        stamp, unchanged = whole_table_stamp(spark, conf, NAME, INPUTS, {**settings, "model": model})
+        if unchanged:
             timer.step("inputs and settings unchanged since the last run")
             result.add(concepts=0, merged=0)
             return result
@@ -155,11 +152,7 @@ def run(spark: SparkSession, conf: Config) -> StageResult:
                             "n_videos", "first_video_id", "first_upload_rank"))
         replace_where(spark, conf, "concepts", concepts, "true")
         n = read_table(spark, conf, "concepts").count()
-        marker = spark.createDataFrame([(NAME, "*", "-", stamp)], "stage string, video_id string, input_hash string, settings string") \
-            .withColumn("updated_at", F.current_timestamp())
-        from ..tables import merge_by_key
-
-        merge_by_key(spark, conf, "stage_state", marker, ["stage", "video_id"])
+        commit_stamp(spark, conf, NAME, stamp)
         result.add(concepts=n, merged=len(merges))
         result.wrote += ["concept_aliases", "concepts", "stage_state"]
         return result

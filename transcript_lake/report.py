@@ -1,0 +1,217 @@
+"""Self-contained HTML reports over the gold tables, read through DuckDB (no JVM, about a second).
+
+- :func:`write_concept_report`: one heat strip per video in upload order (cells = time buckets, shaded by
+  mentions, each a link that opens the video at that second), the concept's trend across videos, the
+  videos where it is central and the concepts it co-occurs with.
+- :func:`write_video_report`: the video's top concepts, each with its strip inside the video, and its topic mix.
+
+Pages have no external resources (inline CSS + a few lines of JS for filtering and sorting), so they
+can be mailed or attached; with 100+ videos rows stay one line high and can be filtered by title.
+
+Example::
+
+    write_concept_report(conf, "diffusion")          # -> <lake>/reports/concepts/diffusion_model.html
+    write_video_report(conf, "y7J6sSO1k50")
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+from pathlib import Path
+
+from .config import Config
+from .errors import UserError
+from .spark import lake_root
+from .sql import duckdb_connect
+
+CSS = """
+body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:1400px}
+h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:28px 0 8px} .muted{color:#777}
+table{border-collapse:collapse} td,th{padding:2px 8px;text-align:left;vertical-align:middle} th{font-weight:600;border-bottom:1px solid #ccc}
+.strips td{padding:1px 6px;white-space:nowrap} .strips td.t{max-width:420px;overflow:hidden;text-overflow:ellipsis;font-size:12px}
+.strip{display:flex;gap:1px;height:12px} .strip a,.strip span{display:block;width:6px;height:12px;background:#eef1f5}
+.strip a:hover{outline:2px solid #000} .bar{display:inline-block;height:10px;background:#4c78a8;vertical-align:middle}
+.controls{margin:8px 0} .controls input[type=search]{padding:4px 6px;width:280px} .hidden{display:none}
+.legend span{display:inline-block;width:14px;height:10px;margin-left:4px}
+"""
+
+JS = """
+function filterRows(q){q=q.toLowerCase();document.querySelectorAll('tr.row').forEach(r=>{
+  r.classList.toggle('hidden',!(r.dataset.title.includes(q))||(!document.getElementById('showall').checked&&r.dataset.n==='0'))})}
+function sortRows(key){const tb=document.querySelector('table.strips tbody');[...tb.rows].sort((a,b)=>
+  key==='n'?(b.dataset.n-a.dataset.n):(a.dataset.rank-b.dataset.rank)).forEach(r=>tb.appendChild(r))}
+document.addEventListener('DOMContentLoaded',()=>{const all=document.getElementById('showall');
+  if(location.hash==='#all'&&all)all.checked=true;filterRows('');document.body.dataset.ready='1'});
+"""
+
+SHADES = ["#eef1f5", "#c6dbef", "#9ecae1", "#6baed6", "#3182bd", "#08519c"]
+
+
+def _e(value) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+def _shade(value: float, top: float) -> str:
+    if not value:
+        return SHADES[0]
+    return SHADES[1 + min(len(SHADES) - 2, int((len(SHADES) - 1) * math.log1p(value) / math.log1p(max(top, 1)) - 1e-9))]
+
+
+def _clock(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+def _page(title: str, body: str) -> str:
+    return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{_e(title)}</title>"
+            f"<meta name=viewport content='width=device-width'><style>{CSS}</style><script>{JS}</script></head>"
+            f"<body>{body}</body></html>")
+
+
+def _strip(buckets: dict[float, tuple[int, str | None]], n_buckets: int, bucket_s: float, top: int) -> str:
+    cells = []
+    for i in range(n_buckets):
+        start = i * bucket_s
+        n, url = buckets.get(start, (0, None))
+        if n:
+            tip = f"{_clock(start)}–{_clock(start + bucket_s)}: {n} mention{'s' if n != 1 else ''}"
+            tag = f"<a href='{_e(url)}' target=_blank" if url else "<span"
+            cells.append(f"{tag} title='{_e(tip)}' style='background:{_shade(n, top)}'></{'a' if url else 'span'}>")
+        else:
+            cells.append("<span></span>")
+    return "<div class=strip>" + "".join(cells) + "</div>"
+
+
+def _legend(top: int) -> str:
+    steps = sorted({1, max(1, top // 4), max(1, top // 2), top})
+    return "<span class='legend muted'>mentions per cell:" + "".join(
+        f"<span style='background:{_shade(v, top)}'></span> {v}" for v in steps) + "</span>"
+
+
+def _out_path(conf: Config, out: str | None, kind: str, name: str) -> Path:
+    path = Path(out) if out else Path(lake_root(conf)) / "reports" / kind / (re.sub(r"[^\w.-]+", "_", name).strip("_") + ".html")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def resolve_concept(con, text: str) -> str:
+    """The canonical concept for ``text``: a concept key, any alias, or a label (case-insensitive)."""
+    probe = text.strip().lower()
+    row = con.execute("SELECT concept FROM transcripts.concept_lookup WHERE alias = ? OR concept = ? OR lower(label) = ? "
+                      "ORDER BY (concept = ?) DESC, n_mentions DESC LIMIT 1", [probe, probe, probe, probe]).fetchone()
+    if row:
+        return row[0]
+    close = con.execute("SELECT DISTINCT concept, n_mentions FROM transcripts.concept_lookup WHERE alias LIKE ? "
+                        "ORDER BY n_mentions DESC LIMIT 8", [f"%{probe}%"]).fetchall()
+    hint = f"; did you mean: {', '.join(r[0] for r in close)}" if close else ""
+    raise UserError(f"no concept or alias {text!r} in the lake{hint}")
+
+
+def write_concept_report(conf: Config, concept_text: str, out: str | None = None) -> Path:
+    con = duckdb_connect(conf)
+    concept = resolve_concept(con, concept_text)
+    bucket_s = float(conf.get("timelines.bucket_seconds"))
+    label, n_mentions, n_videos = con.execute(
+        "SELECT label, n_mentions, n_videos FROM transcripts.concepts WHERE concept = ?", [concept]).fetchone()
+    aliases = [r[0] for r in con.execute("SELECT alias FROM transcripts.concept_lookup WHERE concept = ? AND alias <> concept "
+                                         "ORDER BY alias", [concept]).fetchall()]
+    videos = con.execute("SELECT video_id, title, upload_rank, duration_s, url FROM transcripts.videos ORDER BY upload_rank").fetchall()
+    cells: dict[str, dict[float, tuple[int, str | None]]] = {}
+    for vid, start, n, url in con.execute("SELECT video_id, bucket_start_s, mentions, url FROM transcripts.concept_timeline "
+                                          "WHERE concept = ?", [concept]).fetchall():
+        cells.setdefault(vid, {})[start] = (n, url)
+    top = max((n for b in cells.values() for n, _ in b.values()), default=1)
+    totals = {v: sum(n for n, _ in b.values()) for v, b in cells.items()}
+    first = con.execute("SELECT title, upload_rank, first_mention_s, url FROM transcripts.concept_first_appearance WHERE concept = ?",
+                        [concept]).fetchone()
+
+    rows = []
+    for vid, title, rank, duration, vurl in videos:
+        n_buckets = max(1, math.ceil((duration or 0) / bucket_s))
+        n = totals.get(vid, 0)
+        link = f"<a href='{_e(vurl)}' target=_blank>{_e(title)}</a>" if vurl else _e(title)
+        rows.append(f"<tr class=row data-rank='{rank}' data-n='{n}' data-title='{_e((title or '').lower())}'>"
+                    f"<td class=muted>{rank}</td><td class=t title='{_e(title)}'>{link}</td><td>{n or ''}</td>"
+                    f"<td>{_strip(cells.get(vid, {}), n_buckets, bucket_s, top)}</td></tr>")
+
+    central = con.execute("SELECT v.title, cv.mentions, cv.minutes_covered, cv.tfidf, cv.rank_in_video, t.url "
+                          "FROM transcripts.concept_video cv JOIN transcripts.videos v USING (video_id) "
+                          "LEFT JOIN transcripts.concept_timeline t ON t.concept = cv.concept AND t.video_id = cv.video_id "
+                          "AND t.first_mention_s = cv.first_mention_s "
+                          "WHERE cv.concept = ? ORDER BY cv.rank_in_video, cv.tfidf DESC LIMIT 10", [concept]).fetchall()
+    neighbours = con.execute("SELECT other_label, windows_together, npmi FROM transcripts.concept_neighbours "
+                             "WHERE concept = ? ORDER BY rank LIMIT 15", [concept]).fetchall()
+    trend = con.execute("SELECT channel, n_videos, first_seen_rank, trend_score, trend FROM transcripts.concept_trends "
+                        "WHERE concept = ? ORDER BY n_videos DESC", [concept]).fetchall()
+
+    body = [f"<h1>{_e(label)}</h1><div class=muted>concept <code>{_e(concept)}</code>"
+            + (f" · also said as: {_e(', '.join(aliases[:12]))}" if aliases else "") + "</div>",
+            f"<p>{n_mentions:,} mentions in {n_videos} of {len(videos)} videos."]
+    if first:
+        body.append(f" First spoken in <a href='{_e(first[3])}' target=_blank>{_e(first[0])}</a> "
+                    f"(upload #{first[1]}, at {_clock(first[2])}).")
+    body.append("</p>")
+    if trend:
+        body.append("<p>" + "; ".join(f"{_e(c)}: <b>{_e(t)}</b>" + (f" (score {s:+.2f})" if s is not None else "")
+                                       + f", in {n} videos since #{fr}" for c, n, fr, s, t in trend) + "</p>")
+    body.append(f"<h2>Where it is discussed</h2><div class=muted>One row per video in upload order; one cell per "
+                f"{int(bucket_s)} s of the video; click a cell to open the video at that second. {_legend(top)}</div>"
+                "<div class=controls><input type=search placeholder='filter videos by title' oninput='filterRows(this.value)'> "
+                "<label><input type=checkbox id=showall onchange=\"filterRows(document.querySelector('.controls input[type=search]').value)\"> "
+                f"show the {len(videos) - len(cells)} videos without mentions</label> "
+                "<button onclick=\"sortRows('rank')\">upload order</button> <button onclick=\"sortRows('n')\">most mentions</button></div>"
+                "<table class=strips><thead><tr><th>#</th><th>video</th><th>mentions</th><th>timeline</th></tr></thead><tbody>"
+                + "".join(rows) + "</tbody></table>")
+    body.append("<h2>Videos where it is central</h2><table><tr><th>video</th><th>mentions</th><th>minutes</th>"
+                "<th>tf-idf</th><th>rank in video</th></tr>" + "".join(
+                    f"<tr><td><a href='{_e(u)}' target=_blank>{_e(t)}</a></td><td>{m}</td><td>{mc:g}</td><td>{tf:.4f}</td><td>{r}</td></tr>"
+                    for t, m, mc, tf, r, u in central) + "</table>")
+    top_n = max((n for _, n, _ in neighbours), default=1)
+    body.append("<h2>Co-occurring concepts</h2><table><tr><th>concept</th><th>windows together</th><th>NPMI</th></tr>" + "".join(
+        f"<tr><td>{_e(o)}</td><td><span class=bar style='width:{int(120 * n / top_n)}px'></span> {n}</td><td>{npmi:.2f}</td></tr>"
+        for o, n, npmi in neighbours) + "</table>")
+    path = _out_path(conf, out, "concepts", concept)
+    path.write_text(_page(f"{label} – concept timeline", "".join(body)), encoding="utf-8")
+    return path
+
+
+def write_video_report(conf: Config, video_id: str, out: str | None = None) -> Path:
+    con = duckdb_connect(conf)
+    video = con.execute("SELECT title, upload_rank, duration_s, url, channel FROM transcripts.videos WHERE video_id = ?",
+                        [video_id]).fetchone()
+    if not video:
+        raise UserError(f"no video {video_id!r} in the lake (SELECT video_id, title FROM transcripts.videos)")
+    title, rank, duration, vurl, channel = video
+    bucket_s = float(conf.get("timelines.bucket_seconds"))
+    n_buckets = max(1, math.ceil((duration or 0) / bucket_s))
+    top = con.execute("SELECT concept, label, mentions, minutes_covered, tfidf FROM transcripts.top_concepts_per_video "
+                      "WHERE video_id = ? ORDER BY rank_in_video", [video_id]).fetchall()
+    cells: dict[str, dict[float, tuple[int, str | None]]] = {}
+    for concept, start, n, url in con.execute(
+            "SELECT concept, bucket_start_s, mentions, url FROM transcripts.concept_timeline WHERE video_id = ? "
+            "AND concept IN (SELECT concept FROM transcripts.top_concepts_per_video WHERE video_id = ?)",
+            [video_id, video_id]).fetchall():
+        cells.setdefault(concept, {})[start] = (n, url)
+    peak = max((n for b in cells.values() for n, _ in b.values()), default=1)
+    rows = "".join(f"<tr class=row data-rank='{i}' data-n='{m}' data-title='{_e(l.lower())}'><td class=muted>{i}</td>"
+                   f"<td class=t>{_e(l)}</td><td>{m}</td><td>{_strip(cells.get(c, {}), n_buckets, bucket_s, peak)}</td></tr>"
+                   for i, (c, l, m, mc, tf) in enumerate(top, 1))
+    body = [f"<h1>{_e(title)}</h1><div class=muted>{_e(channel)} · upload #{rank} · {_clock(duration or 0)}"
+            + (f" · <a href='{_e(vurl)}' target=_blank>open video</a>" if vurl else "") + "</div>",
+            f"<h2>Top concepts and when they are spoken</h2><div class=muted>One cell per {int(bucket_s)} s. {_legend(peak)}</div>"
+            "<input type=checkbox id=showall checked class=hidden>"
+            f"<table class=strips><thead><tr><th>#</th><th>concept</th><th>mentions</th><th>timeline</th></tr></thead><tbody>{rows}</tbody></table>"]
+    try:
+        mix = con.execute("SELECT topic_label, share, minutes FROM transcripts.video_topic_mix WHERE video_id = ? "
+                          "ORDER BY share DESC LIMIT 8", [video_id]).fetchall()
+    except Exception:  # the topics stage has not run: no topic views
+        mix = []
+    if mix:
+        body.append("<h2>Topic mix</h2><table><tr><th>topic</th><th>share of windows</th><th>minutes</th></tr>" + "".join(
+            f"<tr><td>{_e(l)}</td><td><span class=bar style='width:{int(200 * s)}px'></span> {s:.0%}</td><td>{m:.1f}</td></tr>"
+            for l, s, m in mix) + "</table>")
+    path = _out_path(conf, out, "videos", video_id)
+    path.write_text(_page(f"{title} – concepts", "".join(body)), encoding="utf-8")
+    return path
