@@ -90,6 +90,17 @@ def _legend(top: int) -> str:
         f"<span style='background:{_shade(v, top)}'></span> {v}" for v in steps) + "</span>"
 
 
+def _section(title: str, headers: list[str], rows: list[list]) -> str:
+    """``<h2>title</h2>`` and a table; cells are HTML already (escape text with :func:`_e`)."""
+    head = "".join(f"<th>{h}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<h2>{title}</h2><table><tr>{head}</tr>{body}</table>"
+
+
+def _bar(px: float, text: str) -> str:
+    return f"<span class=bar style='width:{int(px)}px'></span> {text}"
+
+
 def _out_path(conf: Config, out: str | None, kind: str, name: str) -> Path:
     path = Path(out) if out else Path(lake_root(conf)) / "reports" / kind / (re.sub(r"[^\w.-]+", "_", name).strip("_") + ".html")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -164,14 +175,12 @@ def write_concept_report(conf: Config, concept_text: str, out: str | None = None
                 "<button onclick=\"sortRows('rank')\">upload order</button> <button onclick=\"sortRows('n')\">most mentions</button></div>"
                 "<table class=strips><thead><tr><th>#</th><th>video</th><th>mentions</th><th>timeline</th></tr></thead><tbody>"
                 + "".join(rows) + "</tbody></table>")
-    body.append("<h2>Videos where it is central</h2><table><tr><th>video</th><th>mentions</th><th>minutes</th>"
-                "<th>tf-idf</th><th>rank in video</th></tr>" + "".join(
-                    f"<tr><td><a href='{_e(u)}' target=_blank>{_e(t)}</a></td><td>{m}</td><td>{mc:g}</td><td>{tf:.4f}</td><td>{r}</td></tr>"
-                    for t, m, mc, tf, r, u in central) + "</table>")
+    body.append(_section("Videos where it is central", ["video", "mentions", "minutes", "tf-idf", "rank in video"],
+                         [[f"<a href='{_e(u)}' target=_blank>{_e(t)}</a>", m, f"{mc:g}", f"{tf:.4f}", r]
+                          for t, m, mc, tf, r, u in central]))
     top_n = max((n for _, n, _ in neighbours), default=1)
-    body.append("<h2>Co-occurring concepts</h2><table><tr><th>concept</th><th>windows together</th><th>NPMI</th></tr>" + "".join(
-        f"<tr><td>{_e(o)}</td><td><span class=bar style='width:{int(120 * n / top_n)}px'></span> {n}</td><td>{npmi:.2f}</td></tr>"
-        for o, n, npmi in neighbours) + "</table>")
+    body.append(_section("Co-occurring concepts", ["concept", "windows together", "NPMI"],
+                         [[_e(o), _bar(120 * n / top_n, n), f"{npmi:.2f}"] for o, n, npmi in neighbours]))
     path = _out_path(conf, out, "concepts", concept)
     path.write_text(_page(f"{label} – concept timeline", "".join(body)), encoding="utf-8")
     return path
@@ -203,15 +212,16 @@ def write_video_report(conf: Config, video_id: str, out: str | None = None) -> P
             f"<h2>Top concepts and when they are spoken</h2><div class=muted>One cell per {int(bucket_s)} s. {_legend(peak)}</div>"
             "<input type=checkbox id=showall checked class=hidden>"
             f"<table class=strips><thead><tr><th>#</th><th>concept</th><th>mentions</th><th>timeline</th></tr></thead><tbody>{rows}</tbody></table>"]
+    import duckdb
+
     try:
         mix = con.execute("SELECT topic_label, share, minutes FROM transcripts.video_topic_mix WHERE video_id = ? "
                           "ORDER BY share DESC LIMIT 8", [video_id]).fetchall()
-    except Exception:  # the topics stage has not run: no topic views
+    except duckdb.CatalogException:  # the topics stage has not run: no topic views
         mix = []
     if mix:
-        body.append("<h2>Topic mix</h2><table><tr><th>topic</th><th>share of windows</th><th>minutes</th></tr>" + "".join(
-            f"<tr><td>{_e(l)}</td><td><span class=bar style='width:{int(200 * s)}px'></span> {s:.0%}</td><td>{m:.1f}</td></tr>"
-            for l, s, m in mix) + "</table>")
+        body.append(_section("Topic mix", ["topic", "share of windows", "minutes"],
+                             [[_e(l), _bar(200 * s, f"{s:.0%}"), f"{m:.1f}"] for l, s, m in mix]))
     path = _out_path(conf, out, "videos", video_id)
     path.write_text(_page(f"{title} – concepts", "".join(body)), encoding="utf-8")
     return path

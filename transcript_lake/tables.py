@@ -213,9 +213,7 @@ def merge_changes(spark: SparkSession, conf: Config, name: str, source: DataFram
             .select(*columns).withColumn("_delete", F.lit(True)))
     changes = upserts.unionByName(gone).cache()
     try:
-        n_gone = changes.filter("_delete").count()
-        n_upserts = changes.count() - n_gone
-        if not n_gone and not n_upserts:
+        if changes.isEmpty():
             return {"inserted": 0, "updated": 0, "deleted": 0}
         cond = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
         assignments = {f"`{c}`": f"s.`{c}`" for c in columns}

@@ -38,37 +38,35 @@ def timeline_settings(conf: Config) -> dict:
     return {k: conf.get(f"timelines.{k}") for k in ("bucket_seconds", "url_template", "cooccurrence", "trend")}
 
 
+def _canonical(spark: SparkSession, conf: Config, rows: DataFrame) -> DataFrame:
+    """``rows`` with ``concept`` replaced by its canonical concept. A key the concepts stage has not
+    mapped yet (it ran before the latest terms) keeps its own name rather than being dropped."""
+    aliases = read_table(spark, conf, "concept_aliases").select(F.col("alias").alias("concept"), F.col("concept").alias("canonical"))
+    return rows.join(aliases, "concept", "left").withColumn("concept", F.coalesce("canonical", "concept")).drop("canonical")
+
+
 def canonical_mentions(spark: SparkSession, conf: Config) -> DataFrame:
     """Spoken mentions under their canonical concept: video_id, window_idx, start_s, concept."""
-    aliases = read_table(spark, conf, "concept_aliases").select("alias", F.col("concept").alias("canonical"))
-    return (read_table(spark, conf, "mentions").filter(F.col("start_s").isNotNull())
-            .join(aliases, F.col("concept") == F.col("alias"))
-            .select("video_id", "window_idx", "start_s", F.col("canonical").alias("concept")))
+    spoken = read_table(spark, conf, "mentions").filter(F.col("start_s").isNotNull())
+    return _canonical(spark, conf, spoken.select("video_id", "window_idx", "start_s", "concept"))
 
 
 def canonical_keyphrases(spark: SparkSession, conf: Config, mentions: DataFrame) -> DataFrame:
     """Keyphrases under their canonical concept, placed at the concept's first mention in the window."""
-    aliases = read_table(spark, conf, "concept_aliases").select("alias", F.col("concept").alias("canonical"))
     first = mentions.groupBy("video_id", "window_idx", "concept").agg(F.min("start_s").alias("at_s"))
-    kp = (read_table(spark, conf, "keyphrases").join(aliases, F.col("concept") == F.col("alias"))
-          .select("video_id", "window_idx", F.col("start_s").alias("window_start_s"),
-                  F.col("canonical").alias("concept"), "score"))
+    kp = _canonical(spark, conf, read_table(spark, conf, "keyphrases").select(
+        "video_id", "window_idx", F.col("start_s").alias("window_start_s"), "concept", "score"))
     return (kp.join(first, ["video_id", "window_idx", "concept"], "left")
             .select("video_id", "window_idx", "concept", "score", F.coalesce("at_s", "window_start_s").alias("at_s")))
 
 
 def video_links(conf: Config, videos: DataFrame) -> DataFrame:
-    """video_id, upload_rank, channel and the url prefix/suffix around the second (null: no YouTube id)."""
-    template = str(conf.get("timelines.url_template") or "")
+    """video_id, upload_rank, channel and ``url_template`` with the video id filled in (null: no YouTube id)."""
+    template = conf.get("timelines.url_template")
     has_id = F.col("video_id").rlike(YOUTUBE_ID) & (F.col("url").isNull() | F.col("url").rlike("youtu"))
-    if "{seconds}" in template:
-        head, tail = template.split("{seconds}", 1)
-        prefix = F.when(has_id, F.replace(F.lit(head), F.lit("{video_id}"), F.col("video_id")))
-        suffix = F.lit(tail.replace("{video_id}", "")) if "{video_id}" not in tail else F.replace(F.lit(tail), F.lit("{video_id}"), F.col("video_id"))
-    else:
-        prefix, suffix = F.lit(None).cast("string"), F.lit("")
+    url = F.when(has_id & F.lit(bool(template)), F.replace(F.lit(str(template or "")), F.lit("{video_id}"), F.col("video_id")))
     return videos.select("video_id", "upload_rank", F.coalesce("channel", F.lit("unknown")).alias("channel"),
-                         prefix.alias("url_prefix"), suffix.alias("url_suffix"))
+                         url.alias("url_template"))
 
 
 def build_timeline(mentions: DataFrame, keyphrases: DataFrame, links: DataFrame, bucket_s: float) -> DataFrame:
@@ -84,7 +82,7 @@ def build_timeline(mentions: DataFrame, keyphrases: DataFrame, links: DataFrame,
                     (F.col("bucket_start_s") + F.lit(float(bucket_s))).alias("bucket_end_s"), "mentions",
                     F.round(F.coalesce("keyphrase_score", F.lit(0.0)), DIGITS).alias("keyphrase_score"),
                     "first_mention_s",
-                    F.concat("url_prefix", F.floor("first_mention_s").cast("string"), "url_suffix").alias("url")))
+                    F.replace("url_template", F.lit("{seconds}"), F.floor("first_mention_s").cast("string")).alias("url")))
 
 
 def build_concept_video(mentions: DataFrame, keyphrases: DataFrame, links: DataFrame, bucket_s: float) -> DataFrame:
