@@ -16,7 +16,7 @@ ifeq ($(origin DELTA_IVY_SETTINGS), undefined)
   endif
 endif
 
-.PHONY: venv run test test-fast clean-lake clean
+.PHONY: venv run test test-fast bench dist clean-lake clean
 
 $(BIN)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (set PYTHON=/path/to/python3.11)"; exit 2; }
@@ -35,6 +35,14 @@ test: venv
 
 test-fast: venv
 	$(PY) -m pytest -q -m "not slow"
+
+# Cold / warm / one new video / scaling / baseline script: benchmarks/results/pipeline_bench.{json,md} (~40 min)
+bench: venv
+	$(PY) benchmarks/pipeline_bench.py
+
+# The library as a wheel for spark-submit --py-files (conf/ and schemas/ are bundled inside)
+dist: venv
+	$(PY) -m pip wheel -q --no-deps --no-build-isolation -w dist .
 
 clean-lake:
 	rm -rf lake

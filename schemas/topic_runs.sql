@@ -1,5 +1,5 @@
 -- layer: ops
--- One row per topic-model fit: what went in, how it was fitted, what came out.
+-- One row per topics run (a fit, or an incremental assignment with an earlier fit's model): what went in, how, what came out.
 CREATE TABLE IF NOT EXISTS transcripts.topic_runs (
   run_id          STRING    NOT NULL COMMENT 'SHA-256 (16 hex) of input versions + settings: the same inputs and settings reuse the same run.',
   model_path      STRING    NOT NULL COMMENT 'Saved BERTopic model (safetensors, no pickle) under <lake>/models/topics/<run_id>.',
@@ -15,6 +15,7 @@ CREATE TABLE IF NOT EXISTS transcripts.topic_runs (
   diversity       DOUBLE             COMMENT 'Unique words / all words in the top-10 words of all topics.',
   npmi_coherence  DOUBLE             COMMENT 'Mean NPMI of top-10 word pairs, co-occurrence counted per window.',
   fit_seconds     DOUBLE    NOT NULL COMMENT 'Wall seconds of BERTopic fit + outlier reduction on the driver.',
-  created_at      TIMESTAMP          COMMENT 'When the run finished (UTC).'
+  created_at      TIMESTAMP          COMMENT 'When the run finished (UTC).',
+  model_run_id    STRING             COMMENT 'Run whose saved model made the current assignments: itself after a fit, an earlier run when a few new videos were assigned without refitting (topics.refit_share).'
 ) USING DELTA
 COMMENT 'Ops: topic-model runs with their inputs, parameters and quality figures.'

@@ -106,3 +106,26 @@ def test_quality_measures():
     docs = [{"graph", "node"}, {"graph", "node"}, {"audio", "speech"}, {"audio", "speech"}]
     assert npmi_coherence([["graph", "node"]], docs) == pytest.approx(1.0)
     assert npmi_coherence([["graph", "audio"]], docs) == -1.0
+
+
+def test_a_new_video_is_assigned_by_the_saved_model_without_refitting(spark, gold_lake, tmp_path):
+    """One more video (well under topics.refit_share of the windows): the saved model assigns its
+    windows in Spark, sizes and the timeline follow, the fit is untouched; running again changes nothing."""
+    conf = copy_lake(gold_lake[0], tmp_path / "lake").with_overrides(
+        [f"inputs.extra=[{ROOT / 'tests/fixtures/formats/makemore-intro.srt'}]"])
+    fitted = load(spark, conf, "topic_runs").collect()[0]
+    results = {r.stage: r for r in run_stages(spark, conf, ["ingest", "segments", "windows", "terms", "topics"])}
+    m = results["topics"].metrics
+    assert m["refit"] == 0 and m["model_run_id"] == fitted["run_id"] and m["videos_assigned"] == 1
+    wt = load(spark, conf, "window_topics")
+    new = wt.filter("video_id = 'makemore-intro'").collect()
+    assert new and {r["assigned_by"] for r in new} == {"transform"} and {r["run_id"] for r in new} == {fitted["run_id"]}
+    assert wt.count() == load(spark, conf, "windows").count()
+    assert load(spark, conf, "topics").agg(F.sum("size")).collect()[0][0] == wt.count()
+    assert load(spark, conf, "topic_timeline").filter("video_id = 'makemore-intro'").count() >= 1
+    runs = {r["run_id"]: r for r in load(spark, conf, "topic_runs").collect()}
+    assert runs[m["run_id"]]["model_run_id"] == fitted["run_id"] and len(runs) == 2
+    before = {n: table_version(spark, conf, n) for n in table_specs()}
+    again = run_stages(spark, conf, ["topics"])[0]
+    assert again.metrics["refit"] == 0 and "videos_assigned" not in again.metrics
+    assert {n: table_version(spark, conf, n) for n in table_specs()} == before

@@ -1,6 +1,8 @@
 """Command line: ``transcript-lake <command>`` (the ``jobs/*.py`` files call the same functions).
 
     transcript-lake run                      # every stage, conf/local.yaml, lake ./lake
+    transcript-lake run --from terms         # terms and everything after it
+    transcript-lake run --only topics --full-refresh   # refit topics even though nothing changed
     transcript-lake run --only ingest --input extra/*.srt --lake /tmp/lake
     transcript-lake sql "SELECT count(*) FROM transcripts.segments"          # DuckDB, no JVM
     transcript-lake sql --engine spark "SELECT * FROM transcripts.concept_trends LIMIT 5"
@@ -34,7 +36,10 @@ def build_parser(prog: str = "transcript-lake") -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run pipeline stages")
     _common(run)
-    run.add_argument("--only", action="append", help="run only this stage (repeatable)")
+    run.add_argument("--only", action="append", metavar="STAGE", help="run only this stage (repeatable)")
+    run.add_argument("--from", dest="start", metavar="STAGE", help="run this stage and every stage after it")
+    run.add_argument("--full-refresh", action="store_true",
+                     help="run the chosen stages even if nothing changed, rebuilding everything they own")
     run.add_argument("--input", action="append", default=[], metavar="PATH_OR_GLOB",
                      help="extra input files (sniffed), repeatable")
     sql = sub.add_parser("sql", help="run a SQL statement against the lake and print the result")
@@ -68,22 +73,24 @@ def load(args):
 
 
 def cmd_run(args, stages: Sequence[str] | None = None) -> int:
-    from .pipeline import STAGES, format_summary, run_stages
+    from .pipeline import format_summary, run_pipeline, select_stages
     from .spark import build_spark
 
+    if args.full_refresh:
+        args.set = [*args.set, "run.full_refresh=true"]
     conf = load(args)
-    chosen = args.only or list(stages or STAGES)
-    for s in chosen:
-        if s not in STAGES:
-            raise UserError(f"unknown stage {s!r} (known: {', '.join(STAGES)})")
+    chosen = select_stages(args.only, args.start)
+    if stages and not args.only:  # a stage job (jobs/terms.py): --from narrows its own stages
+        chosen = [s for s in chosen if s in stages]
     if "ingest" in chosen:  # pre-flight: a missing input is one line, before any JVM starts
         from .sources import discover
 
         discover(conf, conf.get("inputs.extra", []) or [], hash_files=False)
     t0 = time.perf_counter()
     spark = build_spark(conf)
-    results = run_stages(spark, conf, chosen)
-    print(format_summary(spark, conf, results, time.perf_counter() - t0))
+    summary = run_pipeline(spark, conf, chosen)
+    summary.seconds = time.perf_counter() - t0  # JVM start included: what the user waited
+    print(format_summary(spark, summary))
     return 0
 
 

@@ -13,6 +13,7 @@ Example::
 from __future__ import annotations
 
 import copy
+import functools
 import os
 import re
 from dataclasses import dataclass, field
@@ -27,13 +28,38 @@ _ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
 _MISSING = object()
 
 
+@functools.lru_cache(maxsize=1)
 def project_root() -> Path:
-    """The folder holding ``conf/`` and ``schemas/``: the repo checkout, or the bundled copy in a wheel."""
+    """The folder holding ``conf/`` and ``schemas/``: the repo checkout, or the bundled copy in a wheel
+    (installed, or imported straight from the archive as ``spark-submit --py-files`` does)."""
     here = Path(__file__).resolve().parent
     bundled = here / "_bundled"
     if (bundled / "conf").is_dir():
         return bundled
+    if not here.is_dir():
+        return _unpack_bundled(here)
     return here.parent
+
+
+def _unpack_bundled(package_dir: Path) -> Path:
+    """Extract ``transcript_lake/_bundled`` from the zip/wheel the package is imported from, once per
+    archive version, into the user's cache (conf/ and schemas/ are read as plain files)."""
+    import hashlib
+    import zipfile
+
+    archive = next(p for p in package_dir.parents if p.is_file())
+    st = archive.stat()
+    key = hashlib.sha256(f"{archive}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "transcript-lake" / "bundled" / key
+    prefix = package_dir.relative_to(archive).as_posix() + "/_bundled/"
+    if not (cache / "_bundled" / "conf").is_dir():
+        with zipfile.ZipFile(archive) as zf:
+            for name in zf.namelist():
+                if name.startswith(prefix) and not name.endswith("/"):
+                    target = cache / "_bundled" / name[len(prefix):]
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(zf.read(name))
+    return cache / "_bundled"
 
 
 def _deep_merge(base: dict, extra: dict) -> dict:

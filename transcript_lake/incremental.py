@@ -42,12 +42,16 @@ class VideoPlan:
         return not (self.changed or self.removed)
 
 
+def full_refresh(conf: Config) -> bool:
+    """``run.full_refresh`` (set by ``--full-refresh``): stages rebuild everything they own."""
+    return bool(conf.get("run.full_refresh", False))
+
+
 def settings_json(values: dict) -> str:
     return json.dumps(values, sort_keys=True, default=str)
 
 
-def plan_videos(spark: SparkSession, conf: Config, stage: str, upstream: DataFrame, settings: dict,
-                full_refresh: bool = False) -> VideoPlan:
+def plan_videos(spark: SparkSession, conf: Config, stage: str, upstream: DataFrame, settings: dict) -> VideoPlan:
     """Compare ``upstream`` (video_id, upstream_hash) + settings against the stage's markers."""
     text = settings_json(settings)
     hashes = upstream.select("video_id", F.sha2(F.concat_ws("|", "upstream_hash", F.lit(text)), 256).alias("input_hash"))
@@ -55,10 +59,11 @@ def plan_videos(spark: SparkSession, conf: Config, stage: str, upstream: DataFra
         "video_id", F.col("input_hash").alias("done_hash"))
     state = hashes.join(markers, "video_id", "full_outer").collect()
     plan = VideoPlan(stage, text, hashes=hashes)
+    everything = full_refresh(conf)
     for r in state:
         if r["input_hash"] is None:
             plan.removed.append(r["video_id"])
-        elif full_refresh or r["input_hash"] != r["done_hash"]:
+        elif everything or r["input_hash"] != r["done_hash"]:
             plan.changed.append(r["video_id"])
         else:
             plan.unchanged += 1
@@ -101,7 +106,7 @@ def whole_table_stamp(spark: SparkSession, conf: Config, stage: str, inputs: Ite
     stamp = json.dumps({"versions": versions, "settings": settings}, sort_keys=True, default=str)
     state = read_table(spark, conf, "stage_state").filter(
         (F.col("stage") == stage) & (F.col("video_id") == "*")).select("settings").collect()
-    return stamp, bool(state) and state[0]["settings"] == stamp
+    return stamp, bool(state) and state[0]["settings"] == stamp and not full_refresh(conf)
 
 
 def commit_stamp(spark: SparkSession, conf: Config, stage: str, stamp: str) -> None:

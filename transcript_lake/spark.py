@@ -99,6 +99,15 @@ def build_spark(conf: Config, app_name: str | None = None, register: bool = True
         .config("spark.sql.catalog.spark_catalog", DELTA_CATALOG)
         .config("spark.sql.warehouse.dir", f"{root}/_warehouse")
     )
+    spark_conf = conf.get("spark.conf", {}) or {}
+    if (str(spark_conf.get("spark.eventLog.enabled", "")).lower() == "true" and not spark_conf.get("spark.eventLog.dir")
+            and not _submitted_with("spark.eventLog.dir")):
+        # Event logs (for Spark's history server) go next to the tables unless told otherwise.
+        events = f"{root}/_spark_events"
+        if "://" not in events:
+            Path(events).mkdir(parents=True, exist_ok=True)
+            events = Path(events).resolve().as_uri()
+        builder = builder.config("spark.eventLog.dir", events)
     log4j = conf.root / "conf" / "log4j2.properties"
     if log4j.is_file() and "spark.driver.extraJavaOptions" not in (conf.get("spark.conf", {}) or {}):
         builder = builder.config("spark.driver.extraJavaOptions", f"-Dlog4j.configurationFile=file:{log4j}")
@@ -120,6 +129,15 @@ def build_spark(conf: Config, app_name: str | None = None, register: bool = True
 
         register_tables(spark, conf)
     return spark
+
+
+def _submitted_with(key: str) -> bool:
+    """Whether spark-submit was given ``--conf key=...`` (it must win over the project's defaults)."""
+    if not _launched_by_spark_submit():
+        return False
+    from pyspark import SparkConf
+
+    return SparkConf().contains(key)  # under spark-submit this reads the JVM's spark.* properties
 
 
 def _launched_by_spark_submit() -> bool:

@@ -15,6 +15,7 @@ Example::
 from __future__ import annotations
 
 import logging
+import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -101,12 +102,40 @@ def ensure_table(spark: SparkSession, conf: Config, name: str) -> str:
     ``transcripts.<name>``, and return its path."""
     spec = table_specs()[name]
     path = table_path(conf, name)
+    if path in _checked:
+        return path
     if not delta_exists(spark, path):
         # Create by path so the table's location never depends on what the catalog held before.
         ddl = re.sub(rf"{DATABASE}\.{name}\b", f"delta.`{path}`", spec.ddl, count=1)
         spark.sql(ddl)
+    else:
+        add_missing_columns(spark, spec, path)
     _register(spark, name, path)
+    _checked.add(path)
     return path
+
+
+_checked: set[str] = set()  # table paths created or schema-checked by this process
+_COLUMN = re.compile(r"^\s*(\w+)\s+(.+?),?\s*$")
+
+
+def ddl_columns(spec: TableSpec) -> dict[str, str]:
+    """Column name -> its DDL text (type, NOT NULL, COMMENT) as declared in ``schemas/<name>.sql``."""
+    start = _NAME.search(spec.ddl).end()
+    body = spec.ddl[spec.ddl.index("(", start) + 1: spec.ddl.rindex(") USING")]
+    return {m.group(1): m.group(2) for line in body.splitlines() if (m := _COLUMN.match(line)) and not line.strip().startswith("--")}
+
+
+def add_missing_columns(spark: SparkSession, spec: TableSpec, path: str) -> list[str]:
+    """Schema evolution: columns declared in the DDL but missing from an existing table (a lake written
+    by an older version) are added, nullable (old rows have no value). One commit, only when needed."""
+    existing = set(spark.read.format("delta").load(path).columns)
+    missing = {c: d for c, d in ddl_columns(spec).items() if c not in existing}
+    if missing:
+        cols = ", ".join(f"`{c}` " + re.sub(r"\s+NOT NULL", "", d) for c, d in missing.items())
+        spark.sql(f"ALTER TABLE delta.`{path}` ADD COLUMNS ({cols})")
+        log.info("table %s: added column(s) %s declared in schemas/%s.sql", spec.name, ", ".join(missing), spec.name)
+    return list(missing)
 
 
 def register_tables(spark: SparkSession, conf: Config) -> list[str]:
@@ -179,14 +208,40 @@ def merge_by_key(
     builder.execute()
 
 
-def table_version(spark: SparkSession, conf: Config, name: str) -> int | None:
-    """Latest Delta version of the table, or None if it does not exist."""
+def table_version(spark: SparkSession | None, conf: Config, name: str) -> int | None:
+    """Latest Delta version of the table, or None if it does not exist.
+
+    On a local lake this lists ``_delta_log`` (no JVM work: commit ``N.json`` exists exactly when
+    version N is committed, and the newest commits are never cleaned up); elsewhere it asks Delta.
+    """
+    path = table_path(conf, name)
+    if "://" not in path or path.startswith("file:"):
+        log_dir = Path(path.removeprefix("file:")) / "_delta_log"
+        try:
+            versions = [int(f[:-5]) for f in os.listdir(log_dir) if f.endswith(".json") and f[:-5].isdigit()]
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        return max(versions) if versions else None
     from delta.tables import DeltaTable
 
-    path = table_path(conf, name)
     if not delta_exists(spark, path):
         return None
     return DeltaTable.forPath(spark, path).history(1).collect()[0]["version"]
+
+
+def table_rows(spark: SparkSession, conf: Config, name: str) -> int:
+    """Row count of the table (answered from Delta's file statistics, no data scan)."""
+    return spark.read.format("delta").load(table_path(conf, name)).count()
+
+
+def append_rows(spark: SparkSession, conf: Config, name: str, rows: list[dict]) -> None:
+    """Append ``rows`` (dicts keyed by column) in one commit; for ledgers whose rows carry a unique id."""
+    if not rows:
+        return
+    path = ensure_table(spark, conf, name)
+    schema = spark.read.format("delta").load(path).schema
+    spark.createDataFrame([tuple(r.get(f.name) for f in schema.fields) for r in rows], schema) \
+        .write.format("delta").mode("append").save(path)
 
 
 def merge_changes(spark: SparkSession, conf: Config, name: str, source: DataFrame, keys: list[str]) -> dict[str, int]:

@@ -26,7 +26,9 @@ from ..tables import read_table, replace_where
 from . import StageResult, StageTimer
 
 NAME = "concepts"
-INPUTS = ("mentions", "keyphrases", "videos", "phrase_embeddings")
+INPUTS = ("mentions", "keyphrases", "videos", "phrase_embeddings")  # tables read
+OUTPUTS = ("concepts", "concept_aliases")  # tables this stage alone writes
+CONFIG = ("nlp", "concepts")  # conf sections its output depends on
 EDGE_SCHEMA = "a string, b string, rule string, similarity double"
 
 
@@ -48,21 +50,22 @@ def block_edges(threshold: float, lexical_min: float, heads: frozenset, max_bloc
             return pd.DataFrame(columns=["a", "b", "rule", "similarity"])
         vecs = np.stack(df["vector"].to_numpy()).astype("float32")
         sims = vecs @ vecs.T
+        # Only pairs above the block's floor can become edges: numpy finds them, Python judges them.
+        floor = threshold if block.startswith("w:") else lexical_min
         out = []
-        for i in range(len(keys)):
-            for j in range(i + 1, len(keys)):
-                sim = float(sims[i, j])
-                a, b = keys[i], keys[j]
-                if block.startswith("sq:"):
-                    rule = "variant" if sim >= lexical_min else None
-                elif block.startswith("base:"):
-                    short, long_ = sorted((a, b), key=len)
-                    head = long_[len(short):].strip()
-                    rule = "generic_head" if long_.startswith(short + " ") and head in heads and sim >= lexical_min else None
-                else:
-                    rule = "embedding" if sim >= threshold else None
-                if rule:
-                    out.append((a, b, rule, sim))
+        for i, j in zip(*np.nonzero(np.triu(sims >= floor, 1))):
+            sim = float(sims[i, j])
+            a, b = keys[i], keys[j]
+            if block.startswith("sq:"):
+                rule = "variant" if sim >= lexical_min else None
+            elif block.startswith("base:"):
+                short, long_ = sorted((a, b), key=len)
+                head = long_[len(short):].strip()
+                rule = "generic_head" if long_.startswith(short + " ") and head in heads and sim >= lexical_min else None
+            else:
+                rule = "embedding" if sim >= threshold else None
+            if rule:
+                out.append((a, b, rule, sim))
         return pd.DataFrame(out, columns=["a", "b", "rule", "similarity"])
 
     return fn
@@ -113,7 +116,11 @@ def run(spark: SparkSession, conf: Config) -> StageResult:
             base = " ".join(words[:-1]) if len(words) > 1 and words[-1] in heads else key
             return [f"w:{w}" for w in set(words) if len(w) > 2] + [f"sq:{squash(key)}", f"base:{base}"]
 
-        edges = (keyed.withColumn("block", F.explode(blocks("key")))
+        # Most blocks hold one key (a word no other key has): they cannot give an edge, and one
+        # Python call per group would cost more than the whole comparison, so they are dropped first.
+        exploded = keyed.withColumn("block", F.explode(blocks("key")))
+        sizes = exploded.groupBy("block").count().filter(F.col("count") >= 2).select("block")
+        edges = (exploded.join(sizes, "block")
                  .groupBy("block").applyInPandas(
                      block_edges(float(settings["merge_threshold"]), float(settings["lexical_min_similarity"]), heads,
                                  int(settings["max_block"])), EDGE_SCHEMA)
@@ -143,7 +150,7 @@ def run(spark: SparkSession, conf: Config) -> StageResult:
                       .groupBy("concept").agg(F.sort_array(F.collect_list(F.struct(
                           "alias", "rule", "similarity", F.col("n").alias("n_mentions")))).alias("aliases")))
         concepts = (m.groupBy("concept").agg(
-                        F.mode("surface").alias("label"), F.count("*").alias("n_mentions"),
+                        F.mode("surface", deterministic=True).alias("label"), F.count("*").alias("n_mentions"),
                         F.countDistinct("video_id").alias("n_videos"),
                         F.min_by("video_id", "upload_rank").alias("first_video_id"),
                         F.min("upload_rank").alias("first_upload_rank"))

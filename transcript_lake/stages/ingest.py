@@ -24,10 +24,14 @@ from pyspark.sql import functions as F
 
 from ..config import Config
 from ..sources import SourceFile, discover
+from ..incremental import full_refresh
 from ..tables import in_list, merge_by_key, read_table, replace_where
 from . import StageResult, StageTimer
 
 NAME = "ingest"
+INPUTS = ()  # tables read
+OUTPUTS = ("raw_records", "source_files")  # tables this stage alone writes
+CONFIG = ("inputs", "ingest", "segments")  # conf sections its output depends on
 
 SEGMENT_TYPE = pa.list_(pa.struct([("start_s", pa.float64()), ("end_s", pa.float64()), ("text", pa.string())]))
 PARSED = pa.schema([
@@ -119,7 +123,8 @@ def run(spark: SparkSession, conf: Config) -> StageResult:
         known = {r["source_path"]: r["fingerprint"] for r in
                  read_table(spark, conf, "source_files").select("source_path", "fingerprint").collect()}
         max_bytes = int(float(conf.get("ingest.max_file_mb")) * 1024 * 1024)
-        changed = [s for s in sources if known.get(s.source_path) != s.fingerprint or s.error]
+        everything = full_refresh(conf)
+        changed = [s for s in sources if everything or known.get(s.source_path) != s.fingerprint or s.error]
         readable = [s for s in changed if not s.error and s.size <= max_bytes]
         rejected = [s for s in changed if s not in readable]
         for s in rejected:

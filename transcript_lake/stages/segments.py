@@ -26,10 +26,14 @@ from pyspark.sql import functions as F
 
 from ..chapters import parse_chapters
 from ..config import Config
+from ..incremental import full_refresh
 from ..tables import in_list, merge_by_key, read_table, replace_where
 from . import StageResult, StageTimer
 
 NAME = "segments"
+INPUTS = ("raw_records",)  # tables read
+OUTPUTS = ("videos", "segments", "chapters", "comments")  # tables this stage alone writes
+CONFIG = ("segments",)  # conf sections its output depends on
 
 CHAPTER_SCHEMA = pa.schema([("video_id", pa.string()), ("chapter_idx", pa.int32()), ("start_s", pa.float64()),
                             ("end_s", pa.float64()), ("title", pa.string())])
@@ -136,7 +140,8 @@ def run(spark: SparkSession, conf: Config) -> StageResult:
         old = read_table(spark, conf, "videos").select("video_id", F.col("content_sha256").alias("old_sha"),
                                                         F.col("upload_rank").alias("old_rank"))
         state = kept.select("video_id", "content_sha256", "upload_rank").join(old, "video_id", "full_outer").collect()
-        changed = sorted(r["video_id"] for r in state if r["content_sha256"] and r["content_sha256"] != r["old_sha"])
+        everything = full_refresh(conf)
+        changed = sorted(r["video_id"] for r in state if r["content_sha256"] and (everything or r["content_sha256"] != r["old_sha"]))
         removed = sorted(r["video_id"] for r in state if r["content_sha256"] is None)
         reranked = sorted(r["video_id"] for r in state if r["content_sha256"] and r["content_sha256"] == r["old_sha"]
                           and r["upload_rank"] != r["old_rank"])

@@ -28,6 +28,9 @@ from ..tables import ensure_table, in_list, read_table, replace_where, sql_strin
 from . import StageResult, StageTimer
 
 NAME = "terms"
+INPUTS = ("windows", "videos", "segments")  # tables read
+OUTPUTS = ("mentions", "window_embeddings", "phrase_embeddings", "keyphrases")  # tables this stage alone writes
+CONFIG = ("nlp", "terms")  # conf sections its output depends on
 NORMALISATION_VERSION = 3  # bump when concept_key() changes: every video is re-processed
 
 MENTION_SCHEMA = pa.schema([("video_id", pa.string()), ("window_idx", pa.int32()), ("seg_idx", pa.int32()),
@@ -58,14 +61,16 @@ def _embedder_key(s: dict) -> tuple:
 
 def spacy_mentions(s: dict):
     """``mapInArrow`` body factory: windows -> mention rows (one spaCy load per worker)."""
+    from ..nlp.concepts import load_stop_concepts
+
+    # Read on the driver and shipped with the function: executors of a cluster need not see conf/.
+    stop = load_stop_concepts(s["stop_concepts"])
 
     def fn(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        from ..nlp.concepts import load_stop_concepts
         from ..nlp.mentions import extract_mentions, extract_title_mentions
         from ..nlp.models import load_spacy
 
         nlp = load_spacy(s["spacy_model"])
-        stop = load_stop_concepts(s["stop_concepts"])
         for batch in batches:
             rows = []
             items = batch.to_pylist()
@@ -207,7 +212,7 @@ def run(spark: SparkSession, conf: Config) -> StageResult:
         # 4. KeyBERT with stored embeddings
         cache = read_table(spark, conf, "phrase_embeddings").filter(F.col("model") == model).select("phrase", "vector")
         per_window = (mentions.filter(F.col("window_idx").isNotNull()).groupBy("video_id", "window_idx", "phrase")
-                      .agg(F.mode("concept").alias("concept"))
+                      .agg(F.mode("concept", deterministic=True).alias("concept"))
                       .join(cache, "phrase")
                       .groupBy("video_id", "window_idx")
                       .agg(F.collect_list(F.struct("phrase", "concept", "vector")).alias("candidates")))

@@ -27,8 +27,9 @@ from ..tables import delta_exists, merge_changes, read_table, table_path
 from . import StageResult, StageTimer
 
 NAME = "timelines"
-INPUTS = ("mentions", "keyphrases", "concept_aliases", "videos")
-OUTPUTS = ("concept_timeline", "concept_video", "concept_trend", "concept_cooccurrence")
+INPUTS = ("mentions", "keyphrases", "concept_aliases", "videos")  # tables read
+OUTPUTS = ("concept_timeline", "concept_video", "concept_trend", "concept_cooccurrence")  # tables this stage alone writes
+CONFIG = ("timelines",)  # conf sections its output depends on
 # Doubles are rounded so a recomputation that sums in another order does not count as a change.
 DIGITS = 6
 YOUTUBE_ID = r"^[A-Za-z0-9_-]{11}$"

@@ -29,11 +29,16 @@ from ..config import Config
 from ..nlp.topic_model import (assign_by_similarity, build_model, diversity, load_saved, npmi_coherence,
                                read_stop_words, resolve_backend)
 from ..spark import lake_root
-from ..tables import merge_by_key, read_table, replace_where, sql_string, table_version
+from ..incremental import full_refresh
+from ..tables import in_list, merge_by_key, read_table, replace_where, sql_string, table_path, table_version
 from . import StageResult, StageTimer
 
 NAME = "topics"
+INPUTS = ("windows", "window_embeddings", "videos")  # tables read
+OUTPUTS = ("topics", "window_topics", "topic_timeline", "topics_over_time", "topic_runs")  # tables this stage alone writes
+CONFIG = ("nlp", "topics")  # conf sections its output depends on
 KEYS = ["video_id", "window_idx"]
+log = logging.getLogger("transcript_lake")
 
 
 def topic_settings(conf: Config) -> dict:
@@ -103,6 +108,37 @@ def _write_figures(model, docs, tot, folder: Path) -> list[str]:
     return written
 
 
+def write_topic_timeline(spark: SparkSession, conf: Config, wt, data, run_id: str):
+    """``topic_timeline``: per topic and video, in upload order (small: rewritten whole). Returns ``videos``."""
+    videos = read_table(spark, conf, "videos").select("video_id", "upload_rank")
+    per_video = (wt.join(data.select(*KEYS, "start_s", "end_s"), KEYS)
+                 .withColumn("n_video", F.count("*").over(Window.partitionBy("video_id")))
+                 .groupBy("topic_id", "video_id").agg(F.count("*").alias("n_windows"), F.first("n_video").alias("n_video"),
+                                                      F.sum(F.col("end_s") - F.col("start_s")).alias("seconds"))
+                 .join(videos, "video_id", "left")
+                 .select("topic_id", "video_id", "upload_rank", "n_windows", (F.col("n_windows") / F.col("n_video")).alias("share"),
+                         (F.col("seconds") / 60).alias("minutes"), F.lit(run_id).alias("run_id")))
+    replace_where(spark, conf, "topic_timeline", per_video, "true")
+    return videos
+
+
+def changed_videos(spark: SparkSession, conf: Config, runs: dict, model_run: str) -> list[str] | None:
+    """Videos whose windows differ from those the current assignments were made for (Delta time
+    travel to the ``windows`` version the latest run of ``model_run`` read); None when that version
+    cannot be read any more (vacuumed): then the caller refits."""
+    latest = max((r for r in runs.values() if (r.get("model_run_id") or r["run_id"]) == model_run),
+                 key=lambda r: r["created_at"])
+    base = json.loads(latest["input_versions"]).get("windows")
+    cur = read_table(spark, conf, "windows").select(*KEYS, "text")
+    try:
+        old = spark.read.format("delta").option("versionAsOf", int(base)).load(table_path(conf, "windows")).select(*KEYS, "text")
+        changed = cur.exceptAll(old).select("video_id").union(old.exceptAll(cur).select("video_id")).distinct()
+        return sorted(r["video_id"] for r in changed.collect())
+    except Exception as exc:  # version vacuumed / unreadable
+        log.warning("[topics] windows version %s unreadable (%s): refitting", base, str(exc).splitlines()[0][:200])
+        return None
+
+
 def run(spark: SparkSession, conf: Config) -> StageResult:
     with StageTimer(NAME) as timer:
         result = timer.result
@@ -113,18 +149,34 @@ def run(spark: SparkSession, conf: Config) -> StageResult:
         run_id = hashlib.sha256(stamp.encode()).hexdigest()[:16]
         root = lake_root(conf)
         model_dir = Path(f"{root}/models/topics/{run_id}")
-        done = read_table(spark, conf, "topic_runs").filter(F.col("run_id") == run_id).count()
+        runs = {r["run_id"]: r.asDict() for r in read_table(spark, conf, "topic_runs").collect()}  # one row per run: small
         # the tables may hold another run's topics (settings changed and changed back): then fit again
         current = {r["run_id"] for r in read_table(spark, conf, "topics").select("run_id").distinct().collect()}
-        if done and current == {run_id} and (model_dir / "config.json").is_file():
-            timer.step("run %s already done for these inputs and settings: model reused, nothing refitted", run_id)
-            result.add(run_id=run_id, refit=0)
-            return result
+        this = runs.get(run_id)
+        if this and not full_refresh(conf):
+            model_run = this.get("model_run_id") or run_id
+            if current == {model_run} and (Path(runs[model_run]["model_path"]) / "config.json").is_file():
+                timer.step("run %s already done for these inputs and settings: model reused, nothing refitted", run_id)
+                result.add(run_id=run_id, refit=0)
+                return result
         backend, fallback_reason = resolve_backend(s["backend"], s["gpu_fallback"])
 
         vectors = read_table(spark, conf, "window_embeddings").filter(F.col("model") == model_name).select(*KEYS, "vector")
         data = read_table(spark, conf, "windows").select(*KEYS, "text", "start_s", "end_s").join(vectors, KEYS)
         n_rows = data.count()
+
+        # A few new or changed videos are assigned by the saved model instead of refitting everything.
+        prev = runs.get(next(iter(current))) if len(current) == 1 else None
+        settings_text = json.dumps(s, sort_keys=True, default=str)
+        if (prev and not full_refresh(conf) and prev["parameters"] == settings_text
+                and (Path(prev["model_path"]) / "config.json").is_file()):
+            touched = changed_videos(spark, conf, runs, prev["run_id"])
+            n_touched = data.filter(in_list("video_id", touched)).count() if touched else 0
+            share = float(conf.get("topics.refit_share", 0.1))
+            if touched is not None and n_touched <= share * n_rows:
+                return assign_incrementally(spark, conf, timer, prev, run_id, versions, data, touched, n_touched)
+            if touched is not None:
+                timer.step("%d of %d window(s) new or changed (> topics.refit_share=%s): refitting", n_touched, n_rows, share)
         cond = sample_filter(s["fit_sample"], n_rows)
         fit_df = data.filter(cond) if cond is not None else data
         # BERTopic fits on one machine: collect keys + vectors + text of the fitted windows only.
@@ -185,16 +237,7 @@ def run(spark: SparkSession, conf: Config) -> StageResult:
         topics_df = spark.createDataFrame(topic_rows, read_table(spark, conf, "topics").schema)
         replace_where(spark, conf, "topics", topics_df, "true")
 
-        # topic timeline per video, in upload order
-        videos = read_table(spark, conf, "videos").select("video_id", "upload_rank")
-        per_video = (wt.join(data.select(*KEYS, "start_s", "end_s"), KEYS)
-                     .withColumn("n_video", F.count("*").over(Window.partitionBy("video_id")))
-                     .groupBy("topic_id", "video_id").agg(F.count("*").alias("n_windows"), F.first("n_video").alias("n_video"),
-                                                          F.sum(F.col("end_s") - F.col("start_s")).alias("seconds"))
-                     .join(videos, "video_id", "left")
-                     .select("topic_id", "video_id", "upload_rank", "n_windows", (F.col("n_windows") / F.col("n_video")).alias("share"),
-                             (F.col("seconds") / 60).alias("minutes"), F.lit(run_id).alias("run_id")))
-        replace_where(spark, conf, "topic_timeline", per_video, "true")
+        videos = write_topic_timeline(spark, conf, wt, data, run_id)
 
         # BERTopic topics_over_time with upload_rank as the time axis (fitted windows)
         rank_of = {r["video_id"]: r["upload_rank"] for r in videos.collect()}
@@ -218,14 +261,48 @@ def run(spark: SparkSession, conf: Config) -> StageResult:
             "n_windows": wt.count(), "n_fit": len(rows), "n_topics": n_topics,
             "outlier_share": float(np.mean(topics == -1)), "outlier_share_before": before,
             "diversity": diversity(top_words), "npmi_coherence": npmi_coherence(top_words, [set(analyzer(d)) for d in docs]),
-            "fit_seconds": fit_seconds,
+            "fit_seconds": fit_seconds, "model_run_id": run_id,
         }
         schema = read_table(spark, conf, "topic_runs").schema
         record["created_at"] = datetime.now(timezone.utc)
-        run_df = spark.createDataFrame([tuple(record[f.name] for f in schema.fields)], schema)
+        run_df = spark.createDataFrame([tuple(record.get(f.name) for f in schema.fields)], schema)
         merge_by_key(spark, conf, "topic_runs", run_df, ["run_id"])
         result.add(run_id=run_id, refit=1, backend=record["backend"], n_topics=n_topics, n_fit=len(rows),
                    outlier_share=round(record["outlier_share"], 3), diversity=round(record["diversity"], 3),
                    npmi=round(record["npmi_coherence"], 3), fit_seconds=round(fit_seconds, 1), figures=len(written))
         result.wrote += ["window_topics", "topics", "topic_timeline", "topics_over_time", "topic_runs"]
         return result
+
+
+def assign_incrementally(spark: SparkSession, conf: Config, timer: StageTimer, prev: dict, run_id: str, versions: dict,
+                         data, touched: list[str], n_touched: int) -> StageResult:
+    """Assign the windows of ``touched`` videos with the saved model of ``prev`` (in Spark, like the
+    sampled path); topic sizes and ``topic_timeline`` follow. Topic words, representative windows and
+    ``topics_over_time`` still describe the fit. ``topic_runs`` gets a row for ``run_id`` pointing at
+    the model that made the assignments (``model_run_id``), so a re-run is a no-op."""
+    result = timer.result
+    model_run = prev["run_id"]
+    timer.step("%d new or changed video(s), %d window(s): assigning them with the model of run %s (no refit)",
+               len(touched), n_touched, model_run)
+    if touched:
+        assigned = (data.filter(in_list("video_id", touched)).select(*KEYS, "vector")
+                    .repartition(4 * spark.sparkContext.defaultParallelism)
+                    .mapInPandas(assign_rows(prev["model_path"]), "video_id string, window_idx int, topic_id int, probability double")
+                    .withColumn("assigned_by", F.lit("transform")).withColumn("run_id", F.lit(model_run)))
+        replace_where(spark, conf, "window_topics", assigned, in_list("video_id", touched))
+    wt = read_table(spark, conf, "window_topics")
+    sizes = wt.groupBy("topic_id").agg(F.count("*").alias("n"))
+    topics = read_table(spark, conf, "topics")
+    resized = (topics.join(sizes, "topic_id", "left")
+               .withColumn("size", F.coalesce("n", F.lit(0)).cast(topics.schema["size"].dataType))
+               .select(*topics.columns)).localCheckpoint()  # read and overwrite the same table: cut the lineage
+    replace_where(spark, conf, "topics", resized, "true")
+    write_topic_timeline(spark, conf, wt, data, model_run)
+    schema = read_table(spark, conf, "topic_runs").schema
+    record = {**prev, "run_id": run_id, "input_versions": json.dumps(versions), "n_windows": wt.count(),
+              "fit_seconds": 0.0, "model_run_id": model_run, "created_at": datetime.now(timezone.utc)}
+    merge_by_key(spark, conf, "topic_runs", spark.createDataFrame([tuple(record.get(f.name) for f in schema.fields)], schema),
+                 ["run_id"])
+    result.add(run_id=run_id, refit=0, model_run_id=model_run, videos_assigned=len(touched), windows_assigned=n_touched)
+    result.wrote += ["window_topics", "topics", "topic_timeline", "topic_runs"]
+    return result

@@ -21,6 +21,9 @@ from ..tables import in_list, read_table, replace_where
 from . import StageResult, StageTimer
 
 NAME = "windows"
+INPUTS = ("videos", "segments", "chapters")  # tables read
+OUTPUTS = ("windows",)  # tables this stage alone writes
+CONFIG = ("windows",)  # conf sections its output depends on
 SCHEMA = ("video_id string, window_idx int, start_s double, end_s double, seg_from int, seg_to int, "
           "chapter_idx int, text string, n_words int, seg_offsets array<int>")
 
