@@ -13,7 +13,7 @@ on its own lake under ``benchmarks/results/work/``:
 - baseline: ``benchmarks/baseline.py`` on the cold run's windows, same models, one process.
 
 Peak memory is the largest sum, over the run's process tree (driver Python, JVM, Python workers),
-of each process's proportional set size (PSS: shared pages counted once), sampled every 0.5 s.
+of each process's proportional set size (PSS: shared pages counted once), sampled every 2 s.
 Per-stage seconds come from ``transcripts.pipeline_runs`` (read with DuckDB, no JVM).
 """
 
@@ -78,14 +78,14 @@ def _kind(pid: int) -> str:
 class MemorySampler(threading.Thread):
     """Peak PSS of a process tree (total and by kind), sampled every ``interval`` seconds."""
 
-    def __init__(self, pid: int, interval: float = 0.5):
+    def __init__(self, pid: int, interval: float = 2.0):
         super().__init__(daemon=True)
         self.pid, self.interval = pid, interval
         self.peak_total, self.peak_by_kind = 0, {}
-        self._stop = threading.Event()
+        self._done = threading.Event()
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._done.is_set():
             tree, todo = [], [self.pid]
             while todo:
                 p = todo.pop()
@@ -100,10 +100,10 @@ class MemorySampler(threading.Thread):
                 self.peak_total = total
             for k, v in by.items():
                 self.peak_by_kind[k] = max(self.peak_by_kind.get(k, 0), v)
-            self._stop.wait(self.interval)
+            self._done.wait(self.interval)
 
     def stop(self) -> dict:
-        self._stop.set()
+        self._done.set()
         self.join()
         return {"peak_total_mib": round(self.peak_total / 1024), **{f"peak_{k}_mib": round(v / 1024)
                                                                      for k, v in sorted(self.peak_by_kind.items())}}
