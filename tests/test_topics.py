@@ -129,3 +129,16 @@ def test_a_new_video_is_assigned_by_the_saved_model_without_refitting(spark, gol
     again = run_stages(spark, conf, ["topics"])[0]
     assert again.metrics["refit"] == 0 and "videos_assigned" not in again.metrics
     assert {n: table_version(spark, conf, n) for n in table_specs()} == before
+
+
+def test_assignment_when_outlier_reduction_emptied_topic_minus_one():
+    """Seen on the 25-video benchmark: every outlier was reassigned, so ``get_topics()`` has no -1 while
+    ``topic_embeddings_`` keeps its first row for it. Rows must still line up with topic ids."""
+    from types import SimpleNamespace
+
+    from transcript_lake.nlp.topic_model import assign_by_similarity
+
+    emb = np.eye(3, dtype="float32")                     # rows: topic -1, topic 0, topic 1
+    model = SimpleNamespace(get_topics=lambda: {0: [], 1: []}, topic_embeddings_=emb)
+    topics, sims = assign_by_similarity(model, np.asarray([[0, 0, 1], [0, 1, 0], [1, 0.1, 0]], dtype="float32"))
+    assert topics.tolist() == [1, 0, 0] and sims[0] == pytest.approx(1.0)

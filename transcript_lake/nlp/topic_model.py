@@ -88,6 +88,9 @@ def assign_by_similarity(model, vectors: np.ndarray) -> tuple[np.ndarray, np.nda
     """Topic and cosine similarity of each vector to the topic embeddings (outlier topic excluded)."""
     ids = np.asarray(sorted(model.get_topics().keys()))      # topic_embeddings_ rows follow sorted ids
     emb = np.asarray(model.topic_embeddings_, dtype="float32")
+    if len(emb) == len(ids) + 1 and -1 not in ids:
+        # reduce_outliers + update_topics emptied topic -1; its embedding row (the first) is still there
+        ids = np.concatenate([[-1], ids])
     keep = ids != -1
     ids, emb = ids[keep], emb[keep]
     emb = emb / np.linalg.norm(emb, axis=1, keepdims=True)
