@@ -135,9 +135,10 @@ def _submitted_with(key: str) -> bool:
     """Whether spark-submit was given ``--conf key=...`` (it must win over the project's defaults)."""
     if not _launched_by_spark_submit():
         return False
-    from pyspark import SparkConf
+    from pyspark import SparkConf, SparkContext
 
-    return SparkConf().contains(key)  # under spark-submit this reads the JVM's spark.* properties
+    SparkContext._ensure_initialized()  # attach to spark-submit's JVM, so SparkConf() sees its spark.* properties
+    return SparkConf().contains(key)
 
 
 def _launched_by_spark_submit() -> bool:
