@@ -21,6 +21,7 @@ CREATE TABLE IF NOT EXISTS transcripts.raw_records (
   is_reply       BOOLEAN          COMMENT 'Comment is a reply (starts with @@handle).',
   reply_to       STRING           COMMENT 'Handle the reply answers.',
   cited_s        ARRAY<DOUBLE>    COMMENT 'Positions in the video the comment cites (m:ss / h:mm:ss), in seconds.',
+  extra          MAP<STRING, STRING> COMMENT 'Columns the source has beyond the ones the pipeline knows (e.g. a new VIEW_COUNT column of a dataset export), by lower-case name: kept, not dropped. Added to older lakes automatically.',
   ingested_at    TIMESTAMP        COMMENT 'When the record was parsed (UTC).'
 ) USING DELTA
 CLUSTER BY (source_path)

@@ -71,6 +71,16 @@ def gold_lake(spark, tmp_path_factory):
     return conf, results
 
 
+def pipeline_command(lake: Path, manifest: str, *extra: str) -> list[str]:
+    """``python jobs/pipeline.py`` on ``lake`` with the small corpus's manifest and topic settings, as a
+    user runs it (its own process, JVM and lock): for tests that kill or race whole runs."""
+    import sys
+
+    sets = [f"inputs.manifest={manifest}", *SMALL_TOPICS]
+    return [sys.executable, "jobs/pipeline.py", "--env", "test", "--lake", str(lake),
+            *[a for s in sets for a in ("--set", s)], *extra]
+
+
 def copy_lake(conf, dst: Path):
     """A copy of ``conf``'s lake at ``dst`` and a config pointing at it (same settings otherwise)."""
     shutil.copytree(conf.get("lake.root"), dst)

@@ -13,17 +13,12 @@ import time
 from pathlib import Path
 
 import pytest
-from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from conftest import ROOT, SMALL_TOPICS
+from lake_compare import assert_lakes_equal
 
 PY = sys.executable
 BIN = Path(PY).parent
-
-# Tables that record when/how long/where a run happened rather than what it computed.
-OPS_TABLES = {"stage_state", "pipeline_runs", "topic_runs", "source_files"}
-VOLATILE_COLUMNS = {"model_path", "report_path", "fit_seconds", "run_id"}
 
 
 def _free_port() -> int:
@@ -96,62 +91,6 @@ def _port_free(port: int) -> bool:
             return False
 
 
-def _is_vector(f) -> bool:
-    return isinstance(f.dataType, T.ArrayType) and isinstance(f.dataType.elementType, (T.DoubleType, T.FloatType))
-
-
-def _comparable(df):
-    """Without volatile columns and embedding vectors (compared with a tolerance, see below);
-    doubles rounded to 4 places."""
-    cols = []
-    for f in df.schema.fields:
-        if f.name in VOLATILE_COLUMNS or isinstance(f.dataType, T.TimestampType) or _is_vector(f):
-            continue
-        cols.append(_rounded(F.col(f"`{f.name}`"), f.dataType).alias(f.name))
-    return df.select(*cols)
-
-
-def _rounded(c, dtype):
-    """Doubles rounded to 4 places, also inside arrays of structs (e.g. concepts.aliases.similarity)."""
-    if isinstance(dtype, (T.DoubleType, T.FloatType)):
-        return F.round(c, 4)
-    if isinstance(dtype, T.ArrayType) and isinstance(dtype.elementType, T.StructType):
-        doubles = [s.name for s in dtype.elementType.fields if isinstance(s.dataType, (T.DoubleType, T.FloatType))]
-        if doubles:
-            def fix(x):
-                for name in doubles:
-                    x = x.withField(name, F.round(x[name], 4))
-                return x
-            return F.transform(c, fix)
-    return c
-
-
-def _max_vector_difference(mine, theirs) -> float:
-    """Largest element-wise difference of the embedding vectors, rows matched on the other columns.
-    An embedding's last bits depend on which texts shared its batch (padding), so exact equality is
-    not expected; anything above 1e-4 would be a real difference."""
-    import numpy as np
-
-    vec = [f.name for f in mine.schema.fields if _is_vector(f)]
-    if not vec:
-        return 0.0
-    # rows matched on the scalar columns (they include each table's natural key)
-    scalar = (T.StringType, T.IntegerType, T.LongType, T.ShortType, T.BooleanType, T.DateType)
-    keys = [f.name for f in _comparable(mine).schema.fields if isinstance(f.dataType, scalar)]
-    a = mine.select(*keys, *vec).toPandas().sort_values(keys).reset_index(drop=True)
-    b = theirs.select(*keys, *vec).toPandas().sort_values(keys).reset_index(drop=True)
-    assert a[keys].equals(b[keys])
-    worst = 0.0
-    for v in vec:  # per row: arrays may differ in length between rows (windows.seg_starts)
-        for x, y in zip(a[v], b[v]):
-            x, y = np.asarray(x if x is not None else [], "float64"), np.asarray(y if y is not None else [], "float64")
-            if x.shape != y.shape:
-                return float("inf")
-            if x.size:
-                worst = max(worst, float(np.abs(x - y).max()))
-    return worst
-
-
 @pytest.mark.slow
 def test_pipeline_on_a_standalone_cluster_equals_the_local_run(spark, gold_lake, standalone_cluster, tmp_path):
     conf, _ = gold_lake
@@ -179,18 +118,6 @@ def test_pipeline_on_a_standalone_cluster_equals_the_local_run(spark, gold_lake,
     # Spark 4 writes eventlog_v2_<app id>/ folders (rolling logs), earlier versions one app-<id> file
     assert any("app-" in l.name for l in logs), f"no event log for the history server in {events}: {logs}"
 
-    local_root = Path(conf.get("lake.root"))
-    compared = []
-    for table in sorted(d.name for d in local_root.iterdir() if (d / "_delta_log").is_dir()):
-        if table in OPS_TABLES:
-            continue
-        assert (lake / table / "_delta_log").is_dir(), f"{table} missing from the cluster lake"
-        mine = _comparable(spark.read.format("delta").load(str(lake / table)))
-        theirs = _comparable(spark.read.format("delta").load(str(local_root / table)))
-        assert mine.count() == theirs.count(), table
-        assert mine.exceptAll(theirs).isEmpty() and theirs.exceptAll(mine).isEmpty(), f"{table} differs"
-        raw_mine = spark.read.format("delta").load(str(lake / table))
-        assert _max_vector_difference(raw_mine, spark.read.format("delta").load(str(local_root / table))) < 1e-4, table
-        compared.append(table)
+    compared = assert_lakes_equal(spark, lake, Path(conf.get("lake.root")))
     assert {"segments", "windows", "mentions", "keyphrases", "concepts", "topics", "window_topics",
             "concept_timeline"} <= set(compared)

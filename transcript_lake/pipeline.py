@@ -22,6 +22,7 @@ import importlib
 import json
 import logging
 import os
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -34,11 +35,15 @@ from pyspark.sql import SparkSession
 from .config import Config
 from .errors import UserError
 from .incremental import full_refresh
+from .lock import lake_lock
 from .spark import lake_root
 from .stages import StageResult
 from .tables import append_rows, register_tables, table_path, table_rows, table_version
 
 log = logging.getLogger("transcript_lake")
+
+COMMIT_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
+SECRET_KEY = re.compile(r"(?i)(password|passwd|secret|token|credential|api[._-]?key|access[._-]?key|private[._-]?key)")
 
 # Dependency order: data flows one way, bronze -> silver -> gold.
 STAGES = ("ingest", "segments", "windows", "terms", "concepts", "topics", "timelines")
@@ -70,10 +75,13 @@ def _file_digest(path: Path) -> str:
 def config_fingerprint(conf: Config, sections: Sequence[str]) -> tuple[str, str]:
     """``(hash, json)`` of the conf sections a stage depends on. String values naming an existing
     file (stop-word lists, the manifest) contribute that file's content hash, so editing the file
-    counts as a config change."""
-    def resolve(value):
+    counts as a config change. Values of secret-looking keys (passwords, tokens, access keys) are
+    recorded as a hash, never in clear: ``pipeline_runs.config`` and the logs stay free of them."""
+    def resolve(value, key: str = ""):
+        if SECRET_KEY.search(key) and value not in (None, ""):
+            return "<redacted sha256:" + hashlib.sha256(str(value).encode()).hexdigest()[:8] + ">"
         if isinstance(value, dict):
-            return {k: resolve(v) for k, v in value.items()}
+            return {k: resolve(v, str(k)) for k, v in value.items()}
         if isinstance(value, list):
             return [resolve(v) for v in value]
         if isinstance(value, str) and value and "://" not in value and len(value) < 4096:
@@ -82,7 +90,7 @@ def config_fingerprint(conf: Config, sections: Sequence[str]) -> tuple[str, str]
                 return {"file": value, "sha256": _file_digest(p)}
         return value
 
-    chosen = {s: resolve(conf.get(s, None)) for s in sections}
+    chosen = {s: resolve(conf.get(s, None), s.rsplit(".", 1)[-1]) for s in sections}
     text = json.dumps(chosen, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16], text
 
@@ -183,8 +191,14 @@ def run_pipeline(spark: SparkSession, conf: Config, stages: Sequence[str] = STAG
     """Run ``stages`` in dependency order; record each in ``pipeline_runs``; return the summary.
 
     A skipped stage costs a few Delta log listings. A failing stage is recorded with its error,
-    then the exception propagates (later stages do not run on a half-updated input).
+    then the exception propagates (later stages do not run on a half-updated input). The lake's
+    lock (:mod:`transcript_lake.lock`) is held throughout: one run per lake at a time.
     """
+    with lake_lock(conf):  # re-entrant: the CLI already holds it
+        return _run_pipeline(spark, conf, stages)
+
+
+def _run_pipeline(spark: SparkSession, conf: Config, stages: Sequence[str]) -> PipelineSummary:
     t0 = time.perf_counter()
     run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     summary = PipelineSummary(run_id, conf)
@@ -207,6 +221,9 @@ def run_pipeline(spark: SparkSession, conf: Config, stages: Sequence[str] = STAG
         log.info("[pipeline] %d/%d %s: running (%s)", i, len(chosen), name, plan.reason)
         s0 = time.perf_counter()
         rows_in = {t: table_rows(spark, conf, t) for t in plan.input_versions if plan.input_versions[t] is not None}
+        # Every Delta commit of the stage carries the run, the stage and its config hash (DESCRIBE
+        # HISTORY -> userMetadata), so each table version says which config produced it.
+        spark.conf.set(COMMIT_METADATA, json.dumps({"run_id": run_id, "stage": name, "config_hash": plan.config_hash}))
         try:
             result = stage_module(name).run(spark, conf)
         except BaseException as exc:
@@ -219,6 +236,8 @@ def run_pipeline(spark: SparkSession, conf: Config, stages: Sequence[str] = STAG
                 except Exception:  # recording must not hide the stage's own error
                     log.exception("[pipeline] could not record the failure of %s", name)
             raise
+        finally:
+            spark.conf.unset(COMMIT_METADATA)
         mod = stage_module(name)
         plan.output_versions = {t: table_version(spark, conf, t) for t in mod.OUTPUTS}
         rows_out = {t: table_rows(spark, conf, t) for t in mod.OUTPUTS if plan.output_versions[t] is not None}
@@ -244,8 +263,9 @@ def run_stages(spark: SparkSession, conf: Config, stages: Sequence[str] = STAGES
     """Run ``stages`` unconditionally, in dependency order, without recording them in ``pipeline_runs``
     (each stage still rebuilds only what its own per-video / per-file checks find changed).
     For tests and notebooks that drive one stage; ``run_pipeline`` is what the jobs use."""
-    results = [stage_module(name).run(spark, conf) for name in sorted(stages, key=STAGES.index)]
-    register_tables(spark, conf)
+    with lake_lock(conf):
+        results = [stage_module(name).run(spark, conf) for name in sorted(stages, key=STAGES.index)]
+        register_tables(spark, conf)
     return results
 
 

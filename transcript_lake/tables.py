@@ -26,6 +26,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from . import DATABASE
 from .config import Config, project_root
+from .faults import writing
 from .spark import lake_root
 
 log = logging.getLogger(__name__)
@@ -169,13 +170,14 @@ def replace_where(spark: SparkSession, conf: Config, name: str, df: DataFrame, p
     """
     path = ensure_table(spark, conf, name)
     columns = spark.read.format("delta").load(path).columns
-    (
-        df.select(*columns)
-        .write.format("delta")
-        .mode("overwrite")
-        .option("replaceWhere", predicate)
-        .save(path)
-    )
+    with writing(name):
+        (
+            df.select(*columns)
+            .write.format("delta")
+            .mode("overwrite")
+            .option("replaceWhere", predicate)
+            .save(path)
+        )
 
 
 def merge_by_key(
@@ -205,7 +207,8 @@ def merge_by_key(
     )
     if delete_missing:
         builder = builder.whenNotMatchedBySourceDelete(condition=delete_missing)
-    builder.execute()
+    with writing(name):
+        builder.execute()
 
 
 def table_version(spark: SparkSession | None, conf: Config, name: str) -> int | None:
@@ -240,8 +243,9 @@ def append_rows(spark: SparkSession, conf: Config, name: str, rows: list[dict]) 
         return
     path = ensure_table(spark, conf, name)
     schema = spark.read.format("delta").load(path).schema
-    spark.createDataFrame([tuple(r.get(f.name) for f in schema.fields) for r in rows], schema) \
-        .write.format("delta").mode("append").save(path)
+    with writing(name):
+        spark.createDataFrame([tuple(r.get(f.name) for f in schema.fields) for r in rows], schema) \
+            .write.format("delta").mode("append").save(path)
 
 
 def merge_changes(spark: SparkSession, conf: Config, name: str, source: DataFrame, keys: list[str]) -> dict[str, int]:
@@ -272,11 +276,12 @@ def merge_changes(spark: SparkSession, conf: Config, name: str, source: DataFram
             return {"inserted": 0, "updated": 0, "deleted": 0}
         cond = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
         assignments = {f"`{c}`": f"s.`{c}`" for c in columns}
-        (target.alias("t").merge(changes.alias("s"), cond)
-         .whenMatchedDelete(condition="s._delete")
-         .whenMatchedUpdate(set=assignments)
-         .whenNotMatchedInsert(condition="NOT s._delete", values=assignments)
-         .execute())
+        with writing(name):
+            (target.alias("t").merge(changes.alias("s"), cond)
+             .whenMatchedDelete(condition="s._delete")
+             .whenMatchedUpdate(set=assignments)
+             .whenNotMatchedInsert(condition="NOT s._delete", values=assignments)
+             .execute())
     finally:
         changes.unpersist()
     metrics = target.history(1).collect()[0]["operationMetrics"] or {}

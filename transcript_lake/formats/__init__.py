@@ -10,6 +10,7 @@ Example::
 from __future__ import annotations
 
 import codecs
+import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -27,7 +28,7 @@ ADAPTERS = {
 FORMATS = tuple(sorted(ADAPTERS))
 SNIFF_BYTES = 64 * 1024
 
-__all__ = ["ADAPTERS", "FORMATS", "ParseResult", "parse_bytes", "sniff", "decode",
+__all__ = ["ADAPTERS", "FORMATS", "ParseResult", "parse_bytes", "parse_file", "read_text", "sniff", "decode",
            "VideoRecord", "CommentRecord", "Problem", "Segment"]
 
 
@@ -70,6 +71,116 @@ def _newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+_bad_bytes: list[int] = []  # positions reported by the decoder's error handler (one file at a time per worker)
+
+
+def _count_and_replace(exc: UnicodeDecodeError):
+    _bad_bytes.append(exc.start)
+    return "\ufffd", exc.end
+
+
+codecs.register_error("transcript_lake.replace", _count_and_replace)
+
+
+@dataclass
+class TextRead:
+    text: str
+    problems: list
+    sha256: str
+    size: int
+
+
+def read_text(path: str, max_line_chars: int, chunk_bytes: int = 1 << 20) -> TextRead:
+    """Stream a file into text with ``\\n`` line ends, hashing the bytes as they are read.
+
+    Memory stays bounded by the kept text plus ``max_line_chars``: a longer line is never held
+    whole (its pieces are dropped once it passes the limit, only its first characters are kept for
+    the quarantine excerpt); it is replaced by an empty line,
+    so line-based formats stay aligned, and reported as a ``line_too_long`` problem. BOMs, UTF-16,
+    invalid UTF-8 and NUL bytes are handled as :func:`decode` does.
+    """
+    problems: list[Problem] = []
+    digest = hashlib.sha256()
+    kept: list[str] = []        # finished text
+    line: list[str] = []        # the current line, while it is short enough to keep
+    line_chars = 0
+    skipping: dict | None = None  # the current line, once it is too long: counted, not kept
+    line_no = 1
+    size = nuls = 0
+    del _bad_bytes[:]
+    with open(path, "rb") as fh:
+        head = fh.read(max(chunk_bytes, 4))  # enough to see a BOM
+        encoding = "utf-8"
+        if head.startswith(codecs.BOM_UTF8):
+            encoding = "utf-8-sig"
+        elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            encoding = "utf-16"
+        decoder = codecs.getincrementaldecoder(encoding)(errors="transcript_lake.replace")
+        carry = ""
+        data = head
+        while True:
+            digest.update(data)
+            size += len(data)
+            final = not data
+            text = carry + decoder.decode(data, final=final)
+            carry = ""
+            if text.endswith("\r") and not final:  # a CRLF may be split between two chunks
+                carry, text = "\r", text[:-1]
+            if "\x00" in text:
+                nuls += text.count("\x00")
+                text = text.replace("\x00", "")
+            text = _newlines(text)
+            pos = 0
+            while pos < len(text):
+                nl = text.find("\n", pos)
+                end = len(text) if nl < 0 else nl
+                piece = text[pos:end]
+                if skipping is not None:
+                    skipping["chars"] += len(piece)
+                elif line_chars + len(piece) > max_line_chars:
+                    first = line[0] if line else piece  # no join: the line's pieces are dropped here
+                    skipping = {"line": line_no, "chars": line_chars + len(piece), "excerpt": first[:EXCERPT_LIMIT]}
+                    line, line_chars = [], 0
+                else:
+                    line.append(piece)
+                    line_chars += len(piece)
+                if nl < 0:
+                    break
+                if skipping is not None:
+                    problems.append(_too_long(skipping, max_line_chars))
+                    skipping = None
+                else:
+                    kept.extend(line)
+                line, line_chars = [], 0
+                kept.append("\n")
+                line_no += 1
+                pos = nl + 1
+            if final:
+                break
+            data = fh.read(chunk_bytes)
+    if skipping is not None:
+        problems.append(_too_long(skipping, max_line_chars))
+    else:
+        kept.extend(line)
+    if _bad_bytes:
+        problems.insert(0, Problem(
+            f"byte {_bad_bytes[0]}", f"non_utf8: {len(_bad_bytes)} undecodable byte sequence(s) replaced by U+FFFD "
+            f"(first near byte {_bad_bytes[0]})", action="repaired"))
+    if nuls:
+        problems.append(Problem("file", "nul_bytes: NUL characters removed", action="repaired"))
+    return TextRead("".join(kept), problems, digest.hexdigest(), size)
+
+
+EXCERPT_LIMIT = 2000
+
+
+def _too_long(skipping: dict, limit: int) -> Problem:
+    return Problem(f"line {skipping['line']}",
+                   f"line_too_long: {skipping['chars']:,} characters > ingest.max_line_mb ({limit:,}); "
+                   "the line was skipped (replaced by an empty line), the rest of the file parsed",
+                   excerpt(skipping["excerpt"]), action="dropped")
+
+
 def sniff(head: str, path: str) -> Optional[str]:
     """Name of the first adapter whose signature matches the file's head, else None."""
     for name, adapter in ADAPTERS.items():
@@ -101,8 +212,21 @@ def _fill_metadata(record: VideoRecord, meta: dict, path: str) -> None:
 def parse_bytes(data: bytes, path: str, meta: Optional[dict] = None, fmt: Optional[str] = None) -> ParseResult:
     """Decode, pick the adapter (``fmt`` or sniffed) and parse. Never raises on bad input:
     every problem is a :class:`Problem` record in the result."""
-    meta = dict(meta or {})
     text, problems = decode(data)
+    return parse_text(text, problems, path, meta, fmt)
+
+
+def parse_file(path: str, meta: Optional[dict] = None, fmt: Optional[str] = None,
+               max_line_chars: int = 64 * 2**20) -> tuple[ParseResult, TextRead]:
+    """Like :func:`parse_bytes` for a file on disk, streamed by :func:`read_text` (bounded memory
+    for huge lines). Returns the result and the read (its sha256, to detect a file that changed)."""
+    read = read_text(path, max_line_chars)
+    text, read.text = read.text, ""  # the adapters hold the only reference
+    return parse_text(text, read.problems, path, meta, fmt), read
+
+
+def parse_text(text: str, problems: list, path: str, meta: Optional[dict] = None, fmt: Optional[str] = None) -> ParseResult:
+    meta = dict(meta or {})
     if fmt and fmt not in ADAPTERS:
         return ParseResult(None, "manifest", problems + [Problem("file", f"unknown_format_name: {fmt!r} is not one of {', '.join(FORMATS)}")])
     if not text.strip():

@@ -32,6 +32,7 @@ class VideoRecord:
     description: Optional[str] = None
     published_at: Optional[str] = None
     segments: list[Segment] = field(default_factory=list)
+    extra: dict[str, str] = field(default_factory=dict)  # source columns the pipeline does not know
 
 
 @dataclass

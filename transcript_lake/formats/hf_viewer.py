@@ -22,6 +22,8 @@ _COLUMN = re.compile(r"^[A-Z][A-Z0-9_]*$")
 _DTYPE = re.compile(r"^(string|int|float|bool|list|dict|struct|sequence|timestamp|date)[a-z0-9]*$")
 _STAT = re.compile(r"^(\d+(\.\d+)?[kKMB]?|\d+ values?|null|true|false|-?\d+(\.\d+)?(e[+-]?\d+)?)$")
 REQUIRED = ("URL", "TITLE", "SEGMENTS")
+KNOWN = {"CHANNEL_NAME", "URL", "TITLE", "DESCRIPTION", "TRANSCRIPTION", "SEGMENTS"}
+PUBLISHED = ("PUBLISHED_AT", "UPLOAD_DATE", "PUBLISH_DATE")  # a dated export fills published_at
 
 
 def sniff(head: str, path: str) -> bool:
@@ -114,6 +116,8 @@ def _record(fields: list[str], pos: dict, i: int, meta: dict) -> Iterator[VideoR
         channel=col("CHANNEL_NAME") or meta.get("channel"),
         url=url,
         description=col("DESCRIPTION"),
-        published_at=meta.get("published_at"),
+        published_at=next((col(c) for c in PUBLISHED if col(c)), None) or meta.get("published_at"),
         segments=segments,
+        # a column the export gained: kept in raw_records.extra rather than dropped
+        extra={c.lower(): fields[i].strip()[:10_000] for c, i in pos.items() if c not in KNOWN and c not in PUBLISHED},
     )

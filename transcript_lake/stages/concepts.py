@@ -28,7 +28,7 @@ from . import StageResult, StageTimer
 NAME = "concepts"
 INPUTS = ("mentions", "keyphrases", "videos", "phrase_embeddings")  # tables read
 OUTPUTS = ("concepts", "concept_aliases")  # tables this stage alone writes
-CONFIG = ("nlp", "concepts")  # conf sections its output depends on
+CONFIG = ("nlp.embedding_model", "concepts")  # conf sections (or keys) its output depends on
 EDGE_SCHEMA = "a string, b string, rule string, similarity double"
 
 

@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import datetime, timezone
 from typing import Iterator
@@ -42,9 +41,10 @@ PARSED = pa.schema([
     ("description", pa.string()), ("published_at", pa.timestamp("us", tz="UTC")), ("segments", SEGMENT_TYPE),
     ("comment_text", pa.string()), ("is_reply", pa.bool_()), ("reply_to", pa.string()),
     ("cited_s", pa.list_(pa.float64())), ("reason", pa.string()), ("action", pa.string()),
-    ("raw_excerpt", pa.string()),
+    ("raw_excerpt", pa.string()), ("extra", pa.map_(pa.string(), pa.string())),
 ])
-SOURCE_COLUMNS = ["source_path", "abs_path", "sha256", "fmt", "meta_json", "source_order", "excerpt_chars", "words_per_second"]
+SOURCE_COLUMNS = ["source_path", "abs_path", "sha256", "fmt", "meta_json", "source_order", "excerpt_chars", "words_per_second",
+                  "max_line_chars"]
 
 
 def _published(value, problems: list):
@@ -60,7 +60,7 @@ def _published(value, problems: list):
 
 def parse_source_rows(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     """``mapInArrow`` body: one source descriptor row in, that file's parsed rows out."""
-    from ..formats import CommentRecord, Problem, VideoRecord, parse_bytes
+    from ..formats import CommentRecord, Problem, VideoRecord, parse_file
     from ..formats import base as fbase
 
     for batch in batches:
@@ -68,20 +68,20 @@ def parse_source_rows(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBa
             fbase.EXCERPT_CHARS = src["excerpt_chars"]
             meta = json.loads(src["meta_json"])
             meta["words_per_second"] = src["words_per_second"]
-            with open(src["abs_path"], "rb") as fh:
-                data = fh.read()
             rows: list[dict] = []
             common = {"source_path": src["source_path"], "source_sha256": src["sha256"], "source_order": src["source_order"],
                       "listing": meta.get("listing", "oldest_first")}
-            actual = hashlib.sha256(data).hexdigest()
+            try:  # streamed: a huge line is skipped unread (line_too_long), never held in memory
+                result, read = parse_file(src["abs_path"], meta, src["fmt"], src["max_line_chars"])
+                actual = read.sha256
+            except OSError as exc:  # vanished or became unreadable since discovery
+                result, actual = None, f"unreadable ({exc.strerror or exc})"
             if actual != src["sha256"]:
                 rows.append({**common, "record_kind": "problem", "record_idx": 0, "record_ref": "file",
-                             "reason": f"file_changed_while_reading: sha256 {src['sha256'][:12]} at discovery, {actual[:12]} when read; re-read next run",
+                             "reason": f"file_changed_while_reading: sha256 {src['sha256'][:12]} at discovery, {actual[:40]} when read; re-read next run",
                              "action": "dropped", "raw_excerpt": ""})
                 yield pa.RecordBatch.from_pylist(rows, schema=PARSED)
                 continue
-            result = parse_bytes(data, src["source_path"], meta, src["fmt"])
-            del data
             common.update(source_format=result.format, format_detected_by=result.detected_by)
             for idx, rec in enumerate(result.records):
                 row = {**common, "record_idx": idx, "record_ref": rec.record_ref}
@@ -89,6 +89,7 @@ def parse_source_rows(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBa
                     extra: list = []
                     row.update(record_kind="video", video_id=rec.video_id, title=rec.title, channel=rec.channel,
                                url=rec.url, description=rec.description, published_at=_published(rec.published_at, extra),
+                               extra=list(rec.extra.items()) if rec.extra else None,
                                segments=[{"start_s": s.start_s, "end_s": s.end_s, "text": s.text} for s in rec.segments])
                     for ref, reason, raw, action in extra:
                         rows.append({**common, "record_kind": "problem", "record_idx": idx, "record_ref": ref,
@@ -124,12 +125,21 @@ def run(spark: SparkSession, conf: Config) -> StageResult:
                  read_table(spark, conf, "source_files").select("source_path", "fingerprint").collect()}
         max_bytes = int(float(conf.get("ingest.max_file_mb")) * 1024 * 1024)
         everything = full_refresh(conf)
-        changed = [s for s in sources if everything or known.get(s.source_path) != s.fingerprint or s.error]
-        readable = [s for s in changed if not s.error and s.size <= max_bytes]
-        rejected = [s for s in changed if s not in readable]
-        for s in rejected:
-            if not s.error:
+        for s in sources:
+            if not s.error and s.size > max_bytes:
                 s.error = f"file_too_large: {s.size / 2**20:.1f} MiB > ingest.max_file_mb={conf.get('ingest.max_file_mb')}"
+        # Unreadable inputs (loops, dangling links, paths out of the project, too large) are quarantined
+        # once; while the same reason stands they are not rewritten, so a re-run stays a no-op.
+        errored = [s.source_path for s in sources if s.error]
+        reported = set()
+        if errored:
+            reported = {(r["source_path"], r["reason"]) for r in read_table(spark, conf, "quarantine")
+                        .filter(f"stage = '{NAME}' AND record_ref = 'file' AND " + in_list("source_path", errored))
+                        .select("source_path", "reason").collect()}
+        changed = [s for s in sources if everything or
+                   ((s.source_path, s.error) not in reported if s.error else known.get(s.source_path) != s.fingerprint)]
+        readable = [s for s in changed if not s.error]
+        rejected = [s for s in changed if s.error]
         timer.step("%d file(s): %d new or changed, %d unchanged, %d unreadable",
                    len(sources), len(readable), len(sources) - len(changed), len(rejected))
         result.add(files=len(sources), files_parsed=len(readable), files_unchanged=len(sources) - len(changed))
@@ -138,10 +148,12 @@ def run(spark: SparkSession, conf: Config) -> StageResult:
             return result
 
         descriptors = [(s.source_path, str(s.path), s.sha256, s.fmt, json.dumps(s.meta, sort_keys=True), s.order,
-                        int(conf.get("ingest.excerpt_chars")), float(conf.get("segments.words_per_second")))
+                        int(conf.get("ingest.excerpt_chars")), float(conf.get("segments.words_per_second")),
+                        int(float(conf.get("ingest.max_line_mb")) * 2**20))
                        for s in readable]
         desc_df = spark.createDataFrame(descriptors, "source_path string, abs_path string, sha256 string, fmt string, "
-                                        "meta_json string, source_order int, excerpt_chars int, words_per_second double")
+                                        "meta_json string, source_order int, excerpt_chars int, words_per_second double, "
+                                        "max_line_chars bigint")
         # One file per task: files parse in parallel, and a huge file never shares a worker's memory.
         parsed = (desc_df.repartition(max(1, len(descriptors)), "source_path")
                   .mapInArrow(parse_source_rows, _spark_schema())
@@ -173,9 +185,12 @@ def run(spark: SparkSession, conf: Config) -> StageResult:
             ledger.append((s.source_path, s.sha256, s.fingerprint, fmt, by, s.size,
                            counts.get((s.source_path, "video"), 0), counts.get((s.source_path, "comment"), 0),
                            counts.get((s.source_path, "problem"), 0), now))
-        if ledger:
+        if ledger or any(s.source_path in known for s in rejected):
+            # parsed files recorded; files that became unreadable forgotten, so they are re-read once fixed
             ledger_df = spark.createDataFrame(ledger, read_table(spark, conf, "source_files").schema)
-            merge_by_key(spark, conf, "source_files", ledger_df, ["source_path"])
+            gone = [s.source_path for s in rejected if s.source_path in known]
+            merge_by_key(spark, conf, "source_files", ledger_df, ["source_path"],
+                         delete_missing="t." + in_list("source_path", gone) if gone else None)
         parsed.unpersist()
         n_problems = sum(v for (p, k), v in counts.items() if k == "problem") + len(rejected)
         result.add(videos_parsed=sum(v for (p, k), v in counts.items() if k == "video"),

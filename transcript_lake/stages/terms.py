@@ -23,6 +23,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from ..config import Config
+from ..faults import writing
 from ..incremental import commit_markers, marker_hashes, plan_videos
 from ..tables import ensure_table, in_list, read_table, replace_where, sql_string
 from . import StageResult, StageTimer
@@ -30,7 +31,7 @@ from . import StageResult, StageTimer
 NAME = "terms"
 INPUTS = ("windows", "videos", "segments")  # tables read
 OUTPUTS = ("mentions", "window_embeddings", "phrase_embeddings", "keyphrases")  # tables this stage alone writes
-CONFIG = ("nlp", "terms")  # conf sections its output depends on
+CONFIG = ("nlp.spacy_model", "nlp.embedding_model", "terms")  # conf sections (or keys) its output depends on; not the speed knobs
 NORMALISATION_VERSION = 3  # bump when concept_key() changes: every video is re-processed
 
 MENTION_SCHEMA = pa.schema([("video_id", pa.string()), ("window_idx", pa.int32()), ("seg_idx", pa.int32()),
@@ -153,9 +154,10 @@ def insert_new_phrases(spark: SparkSession, conf: Config, phrases: DataFrame, s:
         vectors = (todo.repartition(_partitions(n * 10 // 100, conf, spark))
                    .mapInArrow(embed_rows(s, [("phrase", pa.string())], "phrase"), "phrase string, vector array<float>")
                    .select("phrase", F.lit(model).alias("model"), "vector", F.current_timestamp().alias("created_at")))
-        (DeltaTable.forPath(spark, path).alias("t")
-         .merge(vectors.alias("s"), "t.phrase = s.phrase AND t.model = s.model")
-         .whenNotMatchedInsertAll().execute())
+        with writing("phrase_embeddings"):
+            (DeltaTable.forPath(spark, path).alias("t")
+             .merge(vectors.alias("s"), "t.phrase = s.phrase AND t.model = s.model")
+             .whenNotMatchedInsertAll().execute())
     todo.unpersist()
     timer.step("phrase cache: %d new phrase(s) embedded for %s", n, model)
     return n

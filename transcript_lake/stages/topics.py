@@ -29,6 +29,7 @@ from ..config import Config
 from ..nlp.topic_model import (assign_by_similarity, build_model, diversity, load_saved, npmi_coherence,
                                read_stop_words, resolve_backend)
 from ..spark import lake_root
+from ..faults import writing
 from ..incremental import full_refresh
 from ..tables import in_list, merge_by_key, read_table, replace_where, sql_string, table_path, table_version
 from . import StageResult, StageTimer
@@ -36,7 +37,7 @@ from . import StageResult, StageTimer
 NAME = "topics"
 INPUTS = ("windows", "window_embeddings", "videos")  # tables read
 OUTPUTS = ("topics", "window_topics", "topic_timeline", "topics_over_time", "topic_runs")  # tables this stage alone writes
-CONFIG = ("nlp", "topics")  # conf sections its output depends on
+CONFIG = ("nlp.embedding_model", "topics")  # conf sections (or keys) its output depends on
 KEYS = ["video_id", "window_idx"]
 log = logging.getLogger("transcript_lake")
 
@@ -200,10 +201,15 @@ def run(spark: SparkSession, conf: Config) -> StageResult:
         timer.step("fit done in %.1f s: %d topic(s), outliers %.1f%% -> %.1f%%", fit_seconds,
                    len(set(topics.tolist()) - {-1}), 100 * before, 100 * float(np.mean(topics == -1)))
 
+        # Saved beside, then renamed into place: a crash mid-save never leaves a half model where
+        # topic_runs.model_path points. safetensors + JSON only: loading it executes no pickle.
+        staging = model_dir.with_name(model_dir.name + ".partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        with writing("topic_model"), _quiet_bertopic():  # it warns about the missing embedding model
+            model.save(str(staging), serialization="safetensors", save_ctfidf=True, save_embedding_model=False)
         if model_dir.exists():
             shutil.rmtree(model_dir)
-        with _quiet_bertopic():  # it warns about the missing embedding model: vectors come from window_embeddings
-            model.save(str(model_dir), serialization="safetensors", save_ctfidf=True, save_embedding_model=False)
+        staging.rename(model_dir)
 
         # Assignments: the fit's own topics for fitted windows; the saved model in Spark workers for the rest.
         ids = [r["video_id"] for r in rows], [r["window_idx"] for r in rows]

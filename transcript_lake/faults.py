@@ -1,0 +1,84 @@
+"""Fault injection for the crash tests: SIGKILL the run at a named point of a table write.
+
+Every Delta write of the pipeline goes through :mod:`transcript_lake.tables` (or calls
+:func:`checkpoint` itself), which calls :func:`checkpoint` with the table name before the write
+starts and after its commit returned. ``TRANSCRIPT_LAKE_FAULT`` names where to die::
+
+    TRANSCRIPT_LAKE_FAULT="<table>:<when>[#<nth>][@<delay_s>]"
+
+    mentions:before        killed just before the first write of ``mentions`` starts
+    mentions:during@2.5    killed 2.5 s after that write started (Spark tasks are writing Parquet
+                           files; the Delta commit has not happened yet unless the write was faster)
+    quarantine:after#2     killed right after the second commit to ``quarantine`` in this process
+
+The kill takes the whole process group when this process leads one (the tests start runs with
+``start_new_session=True``, so the JVM and the Python workers die with the driver, as on a lost
+node); otherwise only this process. Unset, which is the case outside the tests, a checkpoint costs
+one environment lookup.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sys
+import threading
+from collections import Counter
+
+ENV = "TRANSCRIPT_LAKE_FAULT"
+_SPEC = re.compile(r"^(?P<table>[a-z_]+):(?P<when>before|during|after)(?:#(?P<nth>\d+))?(?:@(?P<delay>[0-9.]+))?$")
+_seen: Counter = Counter()
+
+
+def kill_now(point: str) -> None:
+    """SIGKILL this process group (or this process when it leads none). Never returns."""
+    sys.stderr.write(f"[fault] SIGKILL at {point}\n")
+    sys.stderr.flush()
+    if os.getpgrp() == os.getpid():
+        os.killpg(os.getpgrp(), signal.SIGKILL)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def checkpoint(table: str, when: str) -> None:
+    """Called by every table write with ``when`` = ``before`` (the write starts) or ``after`` (its
+    commit returned). Kills the run if ``TRANSCRIPT_LAKE_FAULT`` names this point."""
+    spec = os.environ.get(ENV)
+    if not spec:
+        return
+    m = _SPEC.match(spec)
+    if m is None:
+        raise ValueError(f"{ENV}={spec!r} is not <table>:<before|during|after>[#n][@delay_s]")
+    if m["table"] != table:
+        return
+    wanted = m["when"]
+    if when == "before":
+        _seen[table] += 1
+    if _seen[table] != int(m["nth"] or 1):
+        return
+    point = f"{table}:{wanted}#{_seen[table]}"
+    if wanted == "before" and when == "before":
+        kill_now(point)
+    elif wanted == "after" and when == "after":
+        kill_now(point)
+    elif wanted == "during" and when == "before":
+        # the write runs on this thread; a timer kills the run while it does
+        timer = threading.Timer(float(m["delay"] or 0.5), kill_now, args=(point,))
+        timer.daemon = True
+        timer.start()
+
+
+class writing:
+    """``with writing("mentions"): <the write>`` - the checkpoints around one table write."""
+
+    def __init__(self, table: str):
+        self.table = table
+
+    def __enter__(self):
+        checkpoint(self.table, "before")
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            checkpoint(self.table, "after")
+        return False
