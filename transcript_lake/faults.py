@@ -8,7 +8,7 @@ starts and after its commit returned. ``TRANSCRIPT_LAKE_FAULT`` names where to d
 
     mentions:before        killed just before the first write of ``mentions`` starts
     mentions:during@2.5    killed 2.5 s after that write started (Spark tasks are writing Parquet
-                           files; the Delta commit has not happened yet unless the write was faster)
+                           files), or at its commit if the write is faster than that
     quarantine:after#2     killed right after the second commit to ``quarantine`` in this process
 
 The kill takes the whole process group when this process leads one (the tests start runs with
@@ -29,6 +29,7 @@ from collections import Counter
 ENV = "TRANSCRIPT_LAKE_FAULT"
 _SPEC = re.compile(r"^(?P<table>[a-z_]+):(?P<when>before|during|after)(?:#(?P<nth>\d+))?(?:@(?P<delay>[0-9.]+))?$")
 _seen: Counter = Counter()
+_timers: dict[str, threading.Timer] = {}
 
 
 def kill_now(point: str) -> None:
@@ -66,6 +67,12 @@ def checkpoint(table: str, when: str) -> None:
         timer = threading.Timer(float(m["delay"] or 0.5), kill_now, args=(point,))
         timer.daemon = True
         timer.start()
+        _timers[table] = timer
+    elif wanted == "during" and when == "after" and table in _timers:
+        # the write finished before the timer: die at its commit, so the kill stays inside this write
+        # whatever the machine's speed (a later kill could let the stage finish and skip the point)
+        _timers.pop(table).cancel()
+        kill_now(point + " (the write finished first: killed at its commit)")
 
 
 class writing:
