@@ -66,16 +66,27 @@ def run_pipeline_process(cmd: list[str], fault: str | None = None, kill_after_s:
 
 
 def orphan_files(table_dir: Path) -> int:
-    """Parquet files in the table's folder that no commit references: data written by a write that
-    never committed (proof the kill landed mid-write). VACUUM removes them; readers never see them."""
+    """Data files in the table's folder that no commit references and that hold rows or were cut off
+    (no Parquet footer): written by a write that never committed, proof the kill landed mid-write.
+    Zero-row files are left out: Spark writes one for an empty task and Delta never adds it.
+    VACUUM removes them; readers never see them."""
+    import pyarrow.parquet as pq
+
     referenced = set()
     for commit in (table_dir / "_delta_log").glob("*.json"):
         for line in commit.read_text().splitlines():
             action = json.loads(line)
             if "add" in action:
                 referenced.add(action["add"]["path"])
-    present = {str(p.relative_to(table_dir)) for p in table_dir.rglob("*.parquet") if "_delta_log" not in p.parts}
-    return len(present - referenced)
+    n = 0
+    for p in table_dir.rglob("*.parquet"):
+        if "_delta_log" in p.parts or str(p.relative_to(table_dir)) in referenced:
+            continue
+        try:
+            n += pq.ParquetFile(p).metadata.num_rows > 0
+        except Exception:  # no footer: the task was killed while writing it
+            n += 1
+    return n
 
 
 def assert_consistent(spark, lake: Path, reference: Path) -> dict:
