@@ -49,7 +49,8 @@ class Run:
 
 def wait_all(*runs: Run, timeout: float = 900) -> None:
     deadline = time.monotonic() + timeout
-    while not all(r.poll() for r in runs):
+    # a list, not a generator: all() stops at the first False, and an unpolled run's end time would be late
+    while not all([r.poll() for r in runs]):
         assert time.monotonic() < deadline, "runs did not finish"
         time.sleep(0.2)
 
