@@ -94,3 +94,41 @@ def test_two_runs_at_once_one_runs_and_the_other_fails_fast_or_waits(spark, gold
     rows = sorted(per_run.collect(), key=lambda r: r["s"])
     assert [r["n"] for r in rows] == [3, 3, 3]
     assert all(x["f"] <= y["s"] for x, y in zip(rows, rows[1:])), "runs overlapped"
+
+
+def _take_lock_at_the_barrier(lake: str, barrier, results) -> None:
+    """One contender: wait for the others, then try the lock once (no wait) and hold it briefly."""
+    from transcript_lake.config import load_config
+    from transcript_lake.lock import LakeLocked, lake_lock
+
+    barrier.wait()
+    try:
+        with lake_lock(load_config("test", [f"lake.root={lake}"]), wait_s=0):
+            time.sleep(0.3)
+        results.put("ran")
+    except LakeLocked:
+        results.put("locked")
+    except Exception as exc:  # any other outcome is the bug this test exists for
+        results.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_many_runs_starting_on_a_new_lake_at_once_get_the_lock_or_a_clean_busy_error(tmp_path):
+    # CI caught this race: two runs creating a new lake at the same instant shared one fixed
+    # write-probe file name, and one deleted the other's probe ("lake root is not writable").
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    for attempt in range(5):
+        lake = str(tmp_path / f"lake{attempt}" / "nested")
+        contenders = 8
+        barrier, results = ctx.Barrier(contenders), ctx.Queue()
+        procs = [ctx.Process(target=_take_lock_at_the_barrier, args=(lake, barrier, results)) for _ in range(contenders)]
+        for p in procs:
+            p.start()
+        outcomes = sorted(results.get(timeout=120) for _ in procs)
+        for p in procs:
+            p.join(timeout=60)
+        assert set(outcomes) <= {"ran", "locked"}, outcomes
+        assert "ran" in outcomes, outcomes
+        assert holder(Path(lake) / "_pipeline.lock") == {}
+        assert sorted(os.listdir(lake)) == ["_pipeline.lock"]  # no probe left behind

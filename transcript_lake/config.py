@@ -16,6 +16,7 @@ import copy
 import functools
 import os
 import re
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -163,9 +164,10 @@ def ensure_writable_dir(path: Path, what: str) -> Path:
         return path
     try:
         path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".write-probe"
-        probe.write_text("ok")
-        probe.unlink()
+        # a unique probe per process: with one fixed name, two runs starting at once deleted each other's
+        fd, probe = tempfile.mkstemp(prefix=".write-probe-", dir=path)
+        os.close(fd)
+        os.unlink(probe)
     except OSError as exc:
         raise ConfigError(f"{what} {path} is not writable: {exc.strerror or exc}") from None
     return path
