@@ -67,9 +67,21 @@ def holder(path: Path) -> dict:
         return {}
 
 
+def _holder_once_written(path: Path, patience_s: float = 2.0) -> dict:
+    """The holder's info, allowing it the instant between taking the lock and writing who it is.
+
+    Two runs started together meet exactly there; the loser's message should still name the winner."""
+    deadline = time.monotonic() + patience_s
+    info = holder(path)
+    while not info and time.monotonic() < deadline:
+        time.sleep(0.02)
+        info = holder(path)
+    return info
+
+
 def _describe(info: dict) -> str:
     if not info:
-        return "a run that is starting"
+        return "a run that is starting or finishing"
     return (f"pid {info.get('pid')} on {info.get('host')}, started {info.get('started_at')}"
             f" ({info.get('command', '')})")
 
@@ -105,7 +117,7 @@ def lake_lock(conf: Config, wait_s: float | None = None) -> Iterator[dict | None
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
-                info = holder(path)
+                info = _holder_once_written(path)
                 if time.monotonic() >= deadline:
                     hint = ("set run.lock_wait_s (or --wait SECONDS) to wait for it" if not wait_s
                             else f"gave up after waiting {wait_s:.0f} s")
@@ -119,8 +131,9 @@ def lake_lock(conf: Config, wait_s: float | None = None) -> Iterator[dict | None
                 "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 # the program only: arguments may carry --set values a user would not want in a file
                 "command": os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "python"}
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(info).encode(), 0)
+        data = json.dumps(info).encode()
+        os.pwrite(fd, data, 0)  # write, then cut to length: a reader never sees it empty while held
+        os.ftruncate(fd, len(data))
         _held[key] = 1
         try:
             yield info
