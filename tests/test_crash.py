@@ -70,6 +70,7 @@ def orphan_files(table_dir: Path) -> int:
     (no Parquet footer): written by a write that never committed, proof the kill landed mid-write.
     Zero-row files are left out: Spark writes one for an empty task and Delta never adds it.
     VACUUM removes them; readers never see them."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     referenced = set()
@@ -84,7 +85,7 @@ def orphan_files(table_dir: Path) -> int:
             continue
         try:
             n += pq.ParquetFile(p).metadata.num_rows > 0
-        except Exception:  # no footer: the task was killed while writing it
+        except (pa.ArrowInvalid, OSError):  # no footer: the task was killed while writing it
             n += 1
     return n
 

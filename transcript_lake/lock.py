@@ -60,7 +60,8 @@ def lock_path(conf: Config) -> Path | None:
 
 
 def holder(path: Path) -> dict:
-    """What the current holder wrote into the lock file (empty when free or just being taken)."""
+    """What the holder wrote into the lock file: empty when free or just being taken. A holder killed
+    by SIGKILL leaves its info behind (the lock itself is free), until the next run overwrites it."""
     try:
         return json.loads(path.read_text(encoding="utf-8") or "{}")
     except (OSError, ValueError):
@@ -117,14 +118,15 @@ def lake_lock(conf: Config, wait_s: float | None = None) -> Iterator[dict | None
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
-                info = _holder_once_written(path)
+                # the holder is read only for a message: in the wait loop it would delay the take-over
                 if time.monotonic() >= deadline:
                     hint = ("set run.lock_wait_s (or --wait SECONDS) to wait for it" if not wait_s
                             else f"gave up after waiting {wait_s:.0f} s")
                     raise LakeLocked(f"lake {lake_root(conf)} is busy: another pipeline run holds {path} "
-                                     f"({_describe(info)}); {hint}") from None
+                                     f"({_describe(_holder_once_written(path))}); {hint}") from None
                 if not announced:
-                    log.info("[lock] waiting up to %.0f s for %s, held by %s", wait_s, path, _describe(info))
+                    log.info("[lock] waiting up to %.0f s for %s, held by %s", wait_s, path,
+                             _describe(_holder_once_written(path)))
                     announced = True
                 time.sleep(min(1.0, max(0.05, deadline - time.monotonic())))
         info = {"pid": os.getpid(), "host": socket.gethostname(),
@@ -132,7 +134,7 @@ def lake_lock(conf: Config, wait_s: float | None = None) -> Iterator[dict | None
                 # the program only: arguments may carry --set values a user would not want in a file
                 "command": os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "python"}
         data = json.dumps(info).encode()
-        os.pwrite(fd, data, 0)  # write, then cut to length: a reader never sees it empty while held
+        os.pwrite(fd, data, 0)  # overwrite, then cut to length: once written, never empty while held
         os.ftruncate(fd, len(data))
         _held[key] = 1
         try:
