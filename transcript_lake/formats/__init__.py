@@ -12,24 +12,25 @@ from __future__ import annotations
 import codecs
 import hashlib
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Optional
+from typing import Iterable, Optional
 
-from . import (comments, hf_viewer, rolling_captions, srt, webvtt, whisper_cpp, whisper_json,
+from . import (comments, hf_viewer, rolling_captions, sbv, srt, webvtt, whisper_cpp, whisper_json, whisper_tsv,
                yt_transcript_api)
 from .base import CommentRecord, Problem, Segment, VideoRecord, excerpt
 
 # Sniff order matters: specific signatures first, the free-text comments format last.
 ADAPTERS = {
     m.NAME: m
-    for m in (webvtt, whisper_json, yt_transcript_api, hf_viewer, srt, whisper_cpp, rolling_captions, comments)
+    for m in (webvtt, whisper_json, yt_transcript_api, whisper_tsv, hf_viewer, srt, sbv, whisper_cpp,
+              rolling_captions, comments)
 }
 FORMATS = tuple(sorted(ADAPTERS))
-SNIFF_BYTES = 64 * 1024
 
 __all__ = ["ADAPTERS", "FORMATS", "ParseResult", "parse_bytes", "parse_file", "read_text", "sniff", "decode",
-           "VideoRecord", "CommentRecord", "Problem", "Segment"]
+           "format_counts", "VideoRecord", "CommentRecord", "Problem", "Segment"]
 
 
 @dataclass
@@ -42,14 +43,16 @@ class ParseResult:
 def decode(data: bytes) -> tuple[str, list[Problem]]:
     """Bytes -> text with ``\\n`` line ends. BOMs are honoured; invalid UTF-8 is replaced (and reported)."""
     problems: list[Problem] = []
-    if data.startswith(codecs.BOM_UTF8):
+    encoding = bom_encoding(data)
+    if encoding == "utf-8-sig":
         data = data[len(codecs.BOM_UTF8):]
-    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+    elif encoding:
         try:
-            return _newlines(data.decode("utf-16")), problems
+            return _newlines(data.decode(encoding)), problems
         except UnicodeDecodeError as exc:
-            problems.append(Problem("file", f"bad_utf16: {exc.reason} at byte {exc.start}", action="repaired"))
-            return _newlines(data.decode("utf-16", errors="replace")), problems
+            problems.append(Problem("file", f"bad_{encoding.replace('-', '')}: {exc.reason} at byte {exc.start}",
+                                    action="repaired"))
+            return _newlines(data.decode(encoding, errors="replace")), problems
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -65,6 +68,20 @@ def decode(data: bytes) -> tuple[str, list[Problem]]:
         problems.append(Problem("file", "nul_bytes: NUL characters removed", action="repaired"))
         text = text.replace("\x00", "")
     return _newlines(text), problems
+
+
+# Longest first: the UTF-32-LE BOM starts with the UTF-16-LE one.
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def bom_encoding(head: bytes) -> str | None:
+    """The codec a byte-order mark names (it decodes and drops the mark), or None without one.
+
+    >>> bom_encoding(b"\\xff\\xfe\\x00\\x00W\\x00\\x00\\x00"), bom_encoding(b"\\xff\\xfeW\\x00"), bom_encoding(b"WEBVTT")
+    ('utf-32', 'utf-16', None)
+    """
+    return next((encoding for bom, encoding in _BOMS if head.startswith(bom)), None)
 
 
 def _newlines(text: str) -> str:
@@ -110,11 +127,7 @@ def read_text(path: str, max_line_chars: int, chunk_bytes: int = 1 << 20) -> Tex
     del _bad_bytes[:]
     with open(path, "rb") as fh:
         head = fh.read(max(chunk_bytes, 4))  # enough to see a BOM
-        encoding = "utf-8"
-        if head.startswith(codecs.BOM_UTF8):
-            encoding = "utf-8-sig"
-        elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-            encoding = "utf-16"
+        encoding = bom_encoding(head) or "utf-8"
         decoder = codecs.getincrementaldecoder(encoding)(errors="transcript_lake.replace")
         carry = ""
         data = head
@@ -181,11 +194,16 @@ def _too_long(skipping: dict, limit: int) -> Problem:
                    excerpt(skipping["excerpt"]), action="dropped")
 
 
-def sniff(head: str, path: str) -> Optional[str]:
-    """Name of the first adapter whose signature matches the file's head, else None."""
+def sniff(text: str, path: str) -> Optional[str]:
+    """Name of the first adapter that recognises the text's structure, else None. Each adapter reads
+    only what it needs: the first lines of a line format, the keys of a JSON document wherever they lie.
+
+    >>> sniff("1\\n00:00:01.000 --> 00:00:02.000\\nhi\\n", "a.txt"), sniff('{"text": "hi", "segments": []}', "x")
+    ('srt', 'whisper_json')
+    """
     for name, adapter in ADAPTERS.items():
         try:
-            if adapter.sniff(head, path):
+            if adapter.sniff(text, path):
                 return name
         except Exception:  # a sniffer must never take the job down
             continue
@@ -195,16 +213,19 @@ def sniff(head: str, path: str) -> Optional[str]:
 _SLUG = re.compile(r"[^A-Za-z0-9_-]+")
 
 
-def _fill_metadata(record: VideoRecord, meta: dict, path: str) -> None:
-    """Manifest metadata fills what the file lacks; a file-name id is the last resort."""
-    for key in ("video_id", "title", "channel", "url", "description", "published_at"):
+def _fill_metadata(record: VideoRecord, meta: dict, path: str, number: Optional[int] = None) -> None:
+    """Manifest metadata fills what the file lacks; a file-name id is the last resort (numbered when
+    several videos of one file have none, so they stay apart)."""
+    for key in ("channel", "description", "published_at") if number else (
+            "video_id", "title", "channel", "url", "description", "published_at"):
         if getattr(record, key) in (None, "") and meta.get(key) not in (None, ""):
             setattr(record, key, str(meta[key]))
     stem = PurePosixPath(path).name.split(".")[0]
+    suffix = f"-{number}" if number else ""
     if not record.video_id:
-        record.video_id = _SLUG.sub("-", stem).strip("-") or "unnamed"
+        record.video_id = (_SLUG.sub("-", stem).strip("-") or "unnamed") + suffix
     if not record.title:
-        record.title = stem
+        record.title = stem + suffix
     if not record.url and re.fullmatch(r"[A-Za-z0-9_-]{11}", record.video_id):
         record.url = f"https://www.youtube.com/watch?v={record.video_id}"
 
@@ -232,7 +253,7 @@ def parse_text(text: str, problems: list, path: str, meta: Optional[dict] = None
     if not text.strip():
         return ParseResult(fmt, "manifest" if fmt else "none", problems + [Problem("file", "empty_file: no content")])
     detected_by = "manifest" if fmt else "sniff"
-    fmt = fmt or sniff(text[:SNIFF_BYTES], path)
+    fmt = fmt or sniff(text, path)
     if fmt is None:
         return ParseResult(None, "none", problems + [Problem(
             "file", f"unknown_format: content matches none of {', '.join(FORMATS)}; name the format in the manifest",
@@ -240,11 +261,30 @@ def parse_text(text: str, problems: list, path: str, meta: Optional[dict] = None
     records: list = list(problems)
     try:
         for record in ADAPTERS[fmt].parse(text, meta):
-            if isinstance(record, VideoRecord):
-                _fill_metadata(record, meta, path)
-            elif isinstance(record, CommentRecord) and meta.get("video_id") is None:
-                pass
             records.append(record)
     except Exception as exc:  # an adapter bug must not lose the rest of the run
         records.append(Problem("file", f"parser_error: {fmt} failed with {type(exc).__name__}: {exc}", excerpt(text[:300])))
+    videos = [r for r in records if isinstance(r, VideoRecord)]
+    unnamed = [r for r in videos if not r.video_id]
+    for number, record in enumerate(videos, start=1):
+        _fill_metadata(record, meta, path, number if len(unnamed) > 1 and record in unnamed else None)
+    records += _unexplained_empty_videos(records, fmt)
     return ParseResult(fmt, detected_by, records)
+
+
+def _unexplained_empty_videos(records: list, fmt: str) -> list[Problem]:
+    """A ``no_segments`` Problem for each video without segments that its adapter did not explain:
+    an empty result is never silent."""
+    explained = {r.record_ref for r in records if isinstance(r, Problem) and r.reason.startswith("no_segments")}
+    return [Problem(r.record_ref, f"no_segments: {fmt} video {r.video_id} has no segments", action="flagged")
+            for r in records if isinstance(r, VideoRecord) and not r.segments and r.record_ref not in explained]
+
+
+def format_counts(formats: Iterable[Optional[str]]) -> dict[str, int]:
+    """Run-summary counts of files per format (``files_<format>``; ``files_unknown`` for none).
+
+    >>> format_counts(["srt", "webvtt", "srt", None])
+    {'files_srt': 2, 'files_unknown': 1, 'files_webvtt': 1}
+    """
+    counts = Counter(f"files_{fmt or 'unknown'}" for fmt in formats)
+    return dict(sorted(counts.items()))

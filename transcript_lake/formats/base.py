@@ -1,8 +1,10 @@
 """What every format adapter produces, and the helpers they share.
 
-An adapter is a module with ``NAME``, ``sniff(head, path) -> bool`` and
-``parse(text, meta) -> Iterator[VideoRecord | CommentRecord | Problem]``. Adapters are pure Python
-(no Spark), so they are unit-tested directly and run unchanged inside Spark's Python workers.
+An adapter is a module with ``NAME``, ``sniff(text, path) -> bool`` and
+``parse(text, meta) -> Iterator[VideoRecord | CommentRecord | Problem]``. ``sniff`` gets the whole
+text and judges it by structure: line formats read their first lines (:func:`first_lines`), JSON
+formats stream the document's keys (:func:`json_events`) however far in they lie. Adapters are pure
+Python (no Spark), so they are unit-tested directly and run unchanged inside Spark's Python workers.
 """
 
 from __future__ import annotations
@@ -158,3 +160,58 @@ def single_video(meta: dict, segments: list[Segment], ref: str = "file") -> Vide
         published_at=meta.get("published_at"),
         segments=segments,
     )
+
+
+def first_lines(text: str, n: int) -> list[str]:
+    """The first ``n`` lines of ``text``, without splitting the rest (sniffers see whole files).
+
+    >>> first_lines("a\\nb\\nc", 2)
+    ['a', 'b']
+    """
+    lines: list[str] = []
+    pos = 0
+    while len(lines) < n and pos <= len(text):
+        nl = text.find("\n", pos)
+        if nl < 0:
+            lines.append(text[pos:])
+            break
+        lines.append(text[pos:nl])
+        pos = nl + 1
+    return lines
+
+
+def json_events(text: str):
+    """``(depth, event, value)`` of a JSON document, streamed (ijson): nothing is built, so a sniffer
+    can look for a key that comes after megabytes of text and stop there. ``depth`` counts the
+    containers open around the event (a top-level key is at depth 1; a container's own start and end
+    events are outside it). Ends quietly at invalid JSON.
+
+    >>> [(d, e) for d, e, _ in json_events('{"text": "hi", "segments": []}')][:4]
+    [(0, 'start_map'), (1, 'map_key'), (1, 'string'), (1, 'map_key')]
+    """
+    import ijson  # imported here: only JSON sniffing needs it
+
+    depth = 0
+    try:
+        # basic_parse, not parse: parse's dotted prefixes grow with the depth, quadratic on deep nesting
+        for event, value in ijson.basic_parse(_Utf8Reader(text), buf_size=1 << 20):
+            if event in ("end_map", "end_array"):
+                depth -= 1
+            yield depth, event, value
+            if event in ("start_map", "start_array"):
+                depth += 1
+    except (ijson.JSONError, ValueError, RecursionError):
+        return
+
+
+class _Utf8Reader:
+    """A str read as UTF-8 bytes, one chunk at a time (ijson reads bytes; no whole copy is made)."""
+
+    def __init__(self, text: str):
+        self._text, self._pos = text, 0
+
+    def read(self, size: int = -1) -> bytes:
+        # at most size bytes: a character is up to 4 of them (read(0), ijson's type probe, reads nothing)
+        end = len(self._text) if size is None or size < 0 else self._pos + size // 4
+        chunk, self._pos = self._text[self._pos:end], min(end, len(self._text))
+        return chunk.encode("utf-8", "replace")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
-from .base import CommentRecord, parse_clock
+from .base import CommentRecord, first_lines, parse_clock
 
 NAME = "comments"
 
@@ -14,9 +14,9 @@ _REPLY = re.compile(r"^@@?([\w.\-]+)\s+")
 _CITE = re.compile(r"(?<![\d:.,/])(\d{1,2}:\d{2}(?::\d{2})?)(?![\d:]|[.,]\d)")
 
 
-def sniff(head: str, path: str) -> bool:
+def sniff(text: str, path: str) -> bool:
     # Free text has no signature: only a file named like comments, or with @@ replies, qualifies.
-    return "comment" in path.lower().rsplit("/", 1)[-1] or any(l.startswith("@@") for l in head.split("\n")[:200])
+    return "comment" in path.lower().rsplit("/", 1)[-1] or any(l.startswith("@@") for l in first_lines(text, 200))
 
 
 def cited_seconds(text: str) -> list[float]:

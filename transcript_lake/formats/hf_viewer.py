@@ -13,7 +13,7 @@ import json
 import re
 from typing import Iterator
 
-from .base import (CommentRecord, Problem, Segment, VideoRecord, excerpt, iter_json_array,
+from .base import (CommentRecord, Problem, Segment, VideoRecord, excerpt, first_lines, iter_json_array,
                    segments_from_dicts, youtube_id)
 
 NAME = "hf_viewer"
@@ -26,8 +26,8 @@ KNOWN = {"CHANNEL_NAME", "URL", "TITLE", "DESCRIPTION", "TRANSCRIPTION", "SEGMEN
 PUBLISHED = ("PUBLISHED_AT", "UPLOAD_DATE", "PUBLISH_DATE")  # a dated export fills published_at
 
 
-def sniff(head: str, path: str) -> bool:
-    lines = head.lstrip("\ufeff").split("\n", 3)
+def sniff(text: str, path: str) -> bool:
+    lines = first_lines(text.lstrip("\ufeff"), 3)
     return len(lines) >= 3 and bool(_COLUMN.match(lines[0].strip())) and bool(_DTYPE.match(lines[1].strip()))
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
-from .base import Problem, Segment, excerpt, parse_clock, single_video
+from .base import Problem, Segment, excerpt, first_lines, parse_clock, single_video
 
 NAME = "rolling_captions"
 
@@ -23,8 +23,8 @@ _TS = re.compile(r"^\d{1,2}(:\d{2}){1,2}$")
 _COUNT = re.compile(r"^(\d[\d,]*) segments?$")
 
 
-def sniff(head: str, path: str) -> bool:
-    lines = [l.strip() for l in head.split("\n")[:60]]
+def sniff(text: str, path: str) -> bool:
+    lines = [l.strip() for l in first_lines(text, 60)]
     ts = [i for i, l in enumerate(lines) if _TS.match(l)]
     # Timestamps alone on a line, every other line.
     return len(ts) >= 5 and all(b - a == 2 for a, b in zip(ts[:5], ts[1:5]))

@@ -8,15 +8,15 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
-from .base import Problem, Segment, excerpt, parse_clock, single_video
+from .base import Problem, Segment, excerpt, first_lines, parse_clock, single_video
 
 NAME = "whisper_cpp"
 
 _LINE = re.compile(r"^\s*\[\s*([\d:.,]+)\s*-->\s*([\d:.,]+)\s*\]\s?(.*)$")
 
 
-def sniff(head: str, path: str) -> bool:
-    lines = [l for l in head.split("\n")[:20] if l.strip()]
+def sniff(text: str, path: str) -> bool:
+    lines = [l for l in first_lines(text, 20) if l.strip()]
     return bool(lines) and sum(1 for l in lines[:10] if _LINE.match(l)) >= min(3, len(lines[:10]))
 
 

@@ -1,4 +1,9 @@
-"""OpenAI Whisper's JSON output: ``{"text": ..., "segments": [{"start", "end", "text", ...}], "language"}``."""
+"""OpenAI Whisper's JSON output: ``{"text": ..., "segments": [{"start", "end", "text", ...}], "language"}``.
+
+``whisper.transcribe`` writes the whole transcript (``text``) before ``segments``, so the sniffer
+streams the top-level keys (:func:`base.json_events`) instead of looking for ``"segments"`` in a
+prefix: a long talk puts it megabytes in.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,25 @@ import json
 import re
 from typing import Iterator
 
-from .base import Problem, excerpt, iter_json_array, segments_from_dicts, single_video
+from .base import Problem, excerpt, iter_json_array, json_events, segments_from_dicts, single_video
 
 NAME = "whisper_json"
 
 
-def sniff(head: str, path: str) -> bool:
-    return head.lstrip("\ufeff \n\t").startswith("{") and '"segments"' in head
+def sniff(text: str, path: str) -> bool:
+    """A JSON object with a top-level ``segments`` key, wherever it lies.
+
+    >>> sniff('{"text": "' + "x" * 100_000 + '", "segments": []}', "a.json")
+    True
+    """
+    if not text[:4096].lstrip("\ufeff \t\r\n").startswith("{"):
+        return False
+    for depth, event, value in json_events(text.lstrip("\ufeff")):
+        if depth == 1 and event == "map_key" and value == "segments":
+            return True
+        if depth == 0 and event == "end_map":
+            return False
+    return False
 
 
 def parse(text: str, meta: dict) -> Iterator:
@@ -39,4 +56,6 @@ def parse(text: str, meta: dict) -> Iterator:
             yield seg
         else:
             segments.append(seg)
+    if not segments:
+        yield Problem("file", "no_segments: whisper_json `segments` list is empty", action="flagged")
     yield single_video(meta, segments)
