@@ -16,9 +16,10 @@ import math
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from .config import Config
-from .stages.terms import nlp_settings, spacy_mentions
-from .tables import read_table
+from transcript_lake.config import Config
+from transcript_lake.schemas import table_specs
+from transcript_lake.stages.terms import MENTION_COLUMNS, settings as terms_settings, spacy_mentions, worker_settings
+from transcript_lake.tables import read_table
 
 
 def _canonical(spark: SparkSession, conf: Config, df: DataFrame, column: str = "concept") -> DataFrame:
@@ -30,9 +31,8 @@ def chapter_recall(spark: SparkSession, conf: Config) -> dict:
     chapters = read_table(spark, conf, "chapters")
     as_windows = chapters.select("video_id", F.col("chapter_idx").alias("window_idx"), F.lit(0).alias("seg_from"),
                                  F.array(F.lit(0)).alias("seg_offsets"), F.col("title").alias("text"))
-    title_terms = as_windows.mapInArrow(spacy_mentions(nlp_settings(conf)),
-                                        "video_id string, window_idx int, seg_idx int, char_start int, surface string, "
-                                        "concept string, phrase string, kind string, label string")
+    title_terms = as_windows.mapInArrow(spacy_mentions(worker_settings(conf, terms_settings(conf))),
+                                        table_specs()["mentions"].spark_schema(MENTION_COLUMNS))
     title_terms = _canonical(spark, conf, title_terms.withColumnRenamed("window_idx", "chapter_idx")).select(
         "video_id", "chapter_idx", "canonical").distinct()
     spoken = _canonical(spark, conf, read_table(spark, conf, "mentions")).select("video_id", "start_s", "canonical")

@@ -15,7 +15,7 @@ VIDEOS = ["OpenAI CLIP - Connecting", "ConvNeXt", "DINO: Emerging", "VQ-GAN", "G
 
 def main() -> int:
     spark, conf = open_lake(__doc__.splitlines()[0])
-    from transcript_lake.quality import chapter_recall, top_concepts
+    from quality import chapter_recall, top_concepts
 
     report = {"chapter_recall": chapter_recall(spark, conf), "top_concepts": {}}
     titles = {r["title"]: r["video_id"] for r in spark.sql("SELECT title, video_id FROM transcripts.videos").collect()}

@@ -16,7 +16,7 @@ VIDEOS = ["Graph Attention Networks (GAT)", "Ultimate Guide to Diffusion Models"
 
 def main() -> int:
     spark, conf = open_lake(__doc__.splitlines()[0])
-    from transcript_lake.quality import topic_report
+    from quality import topic_report
 
     titles = {r["title"]: r["video_id"] for r in spark.sql("SELECT title, video_id FROM transcripts.videos").collect()}
     chosen = {}

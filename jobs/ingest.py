@@ -1,14 +1,14 @@
-"""spark-submit job: ingest every input into bronze and silver (stages ``ingest`` + ``segments``).
+"""spark-submit job for one stage: input files -> raw_records and the source_files ledger (bronze).
 
-    spark-submit $(transcript-lake submit-args) jobs/ingest.py --env local [--lake DIR] [--input GLOB ...]
-    python jobs/ingest.py --env local          # plain Python works too: the builder adds Delta itself
+    .venv/bin/transcript-lake submit jobs/ingest.py -- --env local [--lake DIR] [--set KEY=VALUE]
+    .venv/bin/python jobs/ingest.py --env local          # plain Python works too
 """
 
 import sys
 
 import _bootstrap  # noqa: F401
 
-from transcript_lake.cli import main
+from transcript_lake.cli import stage_job
 
 if __name__ == "__main__":
-    sys.exit(main(["run", *sys.argv[1:]], prog="jobs/ingest.py", default_stages=["ingest", "segments"]))
+    sys.exit(stage_job(__file__, sys.argv[1:]))

@@ -1,6 +1,7 @@
-"""spark-submit job: every stage of the pipeline in dependency order.
+"""spark-submit job: every stage of the pipeline in dependency order (``--only`` / ``--from`` narrow it).
 
-    spark-submit $(transcript-lake submit-args) jobs/pipeline.py --env local [--only STAGE] [--lake DIR]
+    .venv/bin/transcript-lake submit jobs/pipeline.py -- --env local [--only STAGE] [--lake DIR]
+    .venv/bin/python jobs/pipeline.py --env local          # plain Python works too
 """
 
 import sys

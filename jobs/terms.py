@@ -1,13 +1,14 @@
-"""spark-submit job: windows, spaCy mentions, KeyBERT keyphrases and concepts (stages windows, terms, concepts).
+"""spark-submit job for one stage: windows -> spaCy mentions, embeddings, KeyBERT keyphrases (silver).
 
-    spark-submit $(transcript-lake submit-args) jobs/terms.py --env local [--lake DIR]
+    .venv/bin/transcript-lake submit jobs/terms.py -- --env local [--lake DIR] [--set KEY=VALUE]
+    .venv/bin/python jobs/terms.py --env local          # plain Python works too
 """
 
 import sys
 
 import _bootstrap  # noqa: F401
 
-from transcript_lake.cli import main
+from transcript_lake.cli import stage_job
 
 if __name__ == "__main__":
-    sys.exit(main(["run", *sys.argv[1:]], prog="jobs/terms.py", default_stages=["windows", "terms", "concepts"]))
+    sys.exit(stage_job(__file__, sys.argv[1:]))

@@ -1,13 +1,14 @@
-"""spark-submit job: gold concept tables: timelines, per-video figures, trends, co-occurrence (stage timelines).
+"""spark-submit job for one stage: gold concept tables: timelines, per-video figures, trends, co-occurrence.
 
-    spark-submit $(transcript-lake submit-args) jobs/timelines.py --env local [--lake DIR] [--set timelines.bucket_seconds=30]
+    .venv/bin/transcript-lake submit jobs/timelines.py -- --env local [--lake DIR] [--set KEY=VALUE]
+    .venv/bin/python jobs/timelines.py --env local          # plain Python works too
 """
 
 import sys
 
 import _bootstrap  # noqa: F401
 
-from transcript_lake.cli import main
+from transcript_lake.cli import stage_job
 
 if __name__ == "__main__":
-    sys.exit(main(["run", *sys.argv[1:]], prog="jobs/timelines.py", default_stages=["timelines"]))
+    sys.exit(stage_job(__file__, sys.argv[1:]))

@@ -1,13 +1,14 @@
-"""spark-submit job: BERTopic over the stored window embeddings (stage topics).
+"""spark-submit job for one stage: BERTopic over the stored window embeddings (gold).
 
-    spark-submit $(transcript-lake submit-args) jobs/topics.py --env local [--lake DIR] [--set topics.backend=gpu]
+    .venv/bin/transcript-lake submit jobs/topics.py -- --env local [--lake DIR] [--set KEY=VALUE]
+    .venv/bin/python jobs/topics.py --env local          # plain Python works too
 """
 
 import sys
 
 import _bootstrap  # noqa: F401
 
-from transcript_lake.cli import main
+from transcript_lake.cli import stage_job
 
 if __name__ == "__main__":
-    sys.exit(main(["run", *sys.argv[1:]], prog="jobs/topics.py", default_stages=["topics"]))
+    sys.exit(stage_job(__file__, sys.argv[1:]))

@@ -1,4 +1,5 @@
 -- layer: silver
+-- key: video_id, chapter_idx
 -- Authors' own table of contents, parsed from descriptions ("00:00 Intro 02:05 Paper overview ...").
 CREATE TABLE IF NOT EXISTS transcripts.chapters (
   video_id     STRING NOT NULL COMMENT 'Video (transcripts.videos.video_id).',

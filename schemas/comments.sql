@@ -1,4 +1,5 @@
 -- layer: silver
+-- key: source_path, comment_id
 -- Viewer comments, duplicates removed. Replaced per source file.
 CREATE TABLE IF NOT EXISTS transcripts.comments (
   comment_id     STRING  NOT NULL COMMENT 'SHA-256 (first 16 hex) of video_id/source + normalised text: identical comments collapse.',

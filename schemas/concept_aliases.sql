@@ -1,4 +1,5 @@
 -- layer: gold
+-- key: alias
 -- Every concept key seen in mentions, mapped to its canonical concept (itself when not merged).
 CREATE TABLE IF NOT EXISTS transcripts.concept_aliases (
   alias       STRING NOT NULL COMMENT 'Concept key as found in mentions.concept / keyphrases.concept. Primary key.',

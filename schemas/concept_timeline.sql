@@ -1,4 +1,5 @@
 -- layer: gold
+-- key: concept, video_id, bucket_start_s
 -- Where each concept is spoken: per concept, video and time bucket (timelines.bucket_seconds, default 60 s).
 -- Title mentions carry no time and are left out. Keyphrases count in the bucket of the concept's first
 -- mention in their window.

@@ -1,4 +1,5 @@
 -- layer: gold
+-- key: concept, video_id
 -- Each concept along its channel's upload order: one row per video of the channel that mentions it, with
 -- the concept's trend repeated on every row. The trend compares the mean share of the channel's most
 -- recent videos (timelines.trend.recent_videos, at most a third of the channel) with the earlier ones.

@@ -1,4 +1,5 @@
 -- layer: gold
+-- key: concept, video_id
 -- One row per concept and video it is spoken in: how much, where, and how characteristic of the video.
 CREATE TABLE IF NOT EXISTS transcripts.concept_video (
   concept          STRING NOT NULL COMMENT 'Canonical concept (transcripts.concepts.concept).',

@@ -1,4 +1,5 @@
 -- layer: gold
+-- key: concept
 -- One row per concept after near-duplicate keys were merged (see concept_aliases for every merge).
 CREATE TABLE IF NOT EXISTS transcripts.concepts (
   concept            STRING NOT NULL COMMENT 'Canonical concept key (the most mentioned key of its merge group).',

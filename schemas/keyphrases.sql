@@ -1,4 +1,5 @@
 -- layer: silver
+-- key: video_id, window_idx, rank
 -- KeyBERT's top phrases per window, chosen among the window's own spaCy phrases (MMR diversity).
 CREATE TABLE IF NOT EXISTS transcripts.keyphrases (
   video_id    STRING NOT NULL COMMENT 'Video (transcripts.videos.video_id).',

@@ -1,4 +1,5 @@
 -- layer: silver
+-- key: video_id, window_idx, char_start, concept
 -- Every concept spoken: spaCy entities and noun chunks found in windows, pinned to their segment;
 -- plus the concepts of each video title (kind = 'title', no time: filter them out of timelines).
 CREATE TABLE IF NOT EXISTS transcripts.mentions (

@@ -1,4 +1,5 @@
 -- layer: silver
+-- key: phrase, model
 -- Embedding cache: each distinct phrase is embedded once per model, ever; later runs reuse it.
 CREATE TABLE IF NOT EXISTS transcripts.phrase_embeddings (
   phrase      STRING       NOT NULL COMMENT 'Phrase or concept key (lower case).',

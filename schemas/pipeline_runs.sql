@@ -1,4 +1,5 @@
 -- layer: ops
+-- key: run_id, stage
 -- One row per stage per pipeline run (jobs/pipeline.py, transcript-lake run): what ran, what was
 -- skipped and why, the Delta versions it read and left, row counts and seconds. The orchestrator
 -- skips a stage when its latest succeeded/skipped row matches the current input versions, config

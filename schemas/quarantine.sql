@@ -1,4 +1,5 @@
 -- layer: ops
+-- key: none (an audit log: one input may raise the same problem more than once, e.g. two identical bad segments)
 -- Every input problem, with a precise reason. Nothing bad is dropped silently: it is here.
 -- action: dropped (not loaded), repaired (loaded after a documented fix), flagged (loaded as is, worth a look).
 CREATE TABLE IF NOT EXISTS transcripts.quarantine (

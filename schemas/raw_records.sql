@@ -1,4 +1,5 @@
 -- layer: bronze
+-- key: source_path, record_idx
 -- Records exactly as parsed from the input files: one row per video (its segments nested, not yet
 -- validated) or per comment. Replaced per source_path when a file changes (replaceWhere).
 CREATE TABLE IF NOT EXISTS transcripts.raw_records (

@@ -1,4 +1,5 @@
 -- layer: silver
+-- key: video_id, seg_idx
 -- The exploded transcript: one row per timed text fragment (3-5 s typically).
 -- Clustered by video_id so per-video reads skip other files. Replaced per video (replaceWhere).
 CREATE TABLE IF NOT EXISTS transcripts.segments (

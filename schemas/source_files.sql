@@ -1,4 +1,5 @@
 -- layer: bronze
+-- key: source_path
 -- One row per input file the ingest stage has parsed: the ledger that makes re-runs no-ops.
 -- Written by stage `ingest` (MERGE on source_path) after the file's records are committed.
 CREATE TABLE IF NOT EXISTS transcripts.source_files (

@@ -1,4 +1,5 @@
 -- layer: ops
+-- key: stage, video_id
 -- Per-video progress marker of the stages after `segments`: a video is done in a stage when its row
 -- holds the hash of that stage's inputs + settings. Written last (MERGE), so a crash before it makes
 -- the next run redo exactly that video.

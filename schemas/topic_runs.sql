@@ -1,4 +1,5 @@
 -- layer: ops
+-- key: run_id
 -- One row per topics run (a fit, or an incremental assignment with an earlier fit's model): what went in, how, what came out.
 CREATE TABLE IF NOT EXISTS transcripts.topic_runs (
   run_id          STRING    NOT NULL COMMENT 'SHA-256 (16 hex) of input versions + settings: the same inputs and settings reuse the same run.',

@@ -1,4 +1,5 @@
 -- layer: gold
+-- key: topic_id, video_id
 -- Each topic traced across the channel: per topic and video, how much of the video it takes.
 CREATE TABLE IF NOT EXISTS transcripts.topic_timeline (
   topic_id     INT    NOT NULL COMMENT 'Topic (transcripts.topics.topic_id).',

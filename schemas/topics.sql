@@ -1,4 +1,5 @@
 -- layer: gold
+-- key: topic_id
 -- The topics of the current topic run (see topic_runs), one row each; -1 is the outlier topic.
 CREATE TABLE IF NOT EXISTS transcripts.topics (
   topic_id                INT    NOT NULL COMMENT 'BERTopic topic id; -1 = outliers.',

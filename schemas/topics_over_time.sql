@@ -1,4 +1,5 @@
 -- layer: gold
+-- key: topic_id, upload_rank
 -- BERTopic topics_over_time with upload_rank as the time axis: the words of a topic as the channel goes on.
 CREATE TABLE IF NOT EXISTS transcripts.topics_over_time (
   topic_id     INT    NOT NULL COMMENT 'Topic.',

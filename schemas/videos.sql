@@ -1,4 +1,5 @@
 -- layer: silver
+-- key: video_id
 -- One row per video. Written by stage `segments` (MERGE on video_id).
 CREATE TABLE IF NOT EXISTS transcripts.videos (
   video_id        STRING    NOT NULL COMMENT 'Primary key: YouTube id when known, else from the manifest or the file name.',

@@ -1,4 +1,5 @@
 -- layer: silver
+-- key: video_id, window_idx, model
 -- One sentence-transformers vector per window; the topics stage reuses them (never re-embeds).
 CREATE TABLE IF NOT EXISTS transcripts.window_embeddings (
   video_id    STRING       NOT NULL COMMENT 'Video (transcripts.videos.video_id).',

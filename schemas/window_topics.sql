@@ -1,4 +1,5 @@
 -- layer: gold
+-- key: video_id, window_idx
 -- Topic of every window.
 CREATE TABLE IF NOT EXISTS transcripts.window_topics (
   video_id     STRING NOT NULL COMMENT 'Video (transcripts.videos.video_id).',

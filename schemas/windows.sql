@@ -1,4 +1,5 @@
 -- layer: silver
+-- key: video_id, window_idx
 -- NLP documents: contiguous runs of segments of one video (~60 s / ~150 words by default, never
 -- crossing a chapter boundary). What spaCy, KeyBERT and BERTopic see.
 CREATE TABLE IF NOT EXISTS transcripts.windows (

@@ -7,10 +7,8 @@ import time
 import pytest
 from pyspark.sql import functions as F
 
-from transcript_lake.pipeline import run_stages
-from transcript_lake.tables import table_path, table_specs, table_version
-
-from conftest import make_conf
+from conftest import build, make_conf, versions
+from transcript_lake.lake import table_path
 
 pytestmark = pytest.mark.slow
 
@@ -18,7 +16,7 @@ pytestmark = pytest.mark.slow
 def test_full_corpus_counts_and_noop_rerun(spark, tmp_path):
     conf = make_conf(tmp_path / "lake")  # the bundled manifest conf/sources.yaml
     t0 = time.perf_counter()
-    run_stages(spark, conf, ["ingest", "segments"])
+    build(spark, conf, ["ingest", "segments"])
     cold = time.perf_counter() - t0
     load = lambda name: spark.read.format("delta").load(table_path(conf, name))  # noqa: E731
 
@@ -35,10 +33,10 @@ def test_full_corpus_counts_and_noop_rerun(spark, tmp_path):
     q = load("quarantine").collect()
     assert [(r["reason"].split(":")[0], r["action"]) for r in q] == [("overlapping_segments", "repaired")]
 
-    before = {n: table_version(spark, conf, n) for n in table_specs()}
+    before = versions(spark, conf)
     t0 = time.perf_counter()
-    run_stages(spark, conf, ["ingest", "segments"])
+    build(spark, conf, ["ingest", "segments"])
     warm = time.perf_counter() - t0
-    assert {n: table_version(spark, conf, n) for n in table_specs()} == before
+    assert versions(spark, conf) == before
     assert warm < cold
     print(f"\nfull corpus ingest: cold {cold:.1f} s, warm no-op {warm:.1f} s")

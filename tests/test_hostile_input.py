@@ -12,17 +12,12 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
-from conftest import FIXTURES, make_conf, small_manifest
-from transcript_lake.pipeline import run_stages
-from transcript_lake.tables import table_path, table_specs, table_version
+from conftest import FIXTURES, build, load as table, make_conf, small_manifest, versions
+from transcript_lake.lake import table_path
 
 SQL_TITLE = "Robert'); DROP TABLE segments;-- \"quoted\" \\ backslash"
 RTL = "\u05e9\u05dc\u05d5\u05dd \u05e2\u05d5\u05dc\u05dd \u0645\u0631\u062d\u0628\u0627 \u0628\u0627\u0644\u0639\u0627\u0644\u0645"
 EMOJI = "transformers \U0001F916 attention \U0001F9E0 is all you need \U0001F680 \u2764\ufe0f"
-
-
-def table(spark, conf, name):
-    return spark.read.format("delta").load(table_path(conf, name))
 
 
 def whisper_cpp(lines: list[str]) -> str:
@@ -65,7 +60,7 @@ def test_hostile_folder_nothing_crashes_and_nothing_is_silently_dropped(spark, t
         {"path": "../../../../../../etc/passwd"},  # path traversal out of the project
     ]
     conf = make_conf(tmp_path / "lake", sources)
-    run_stages(spark, conf, ["ingest", "segments"])
+    build(spark, conf, ["ingest", "segments"])
 
     files = {r["source_path"]: r for r in table(spark, conf, "source_files").collect()}
     q = table(spark, conf, "quarantine").collect()
@@ -100,9 +95,9 @@ def test_hostile_folder_nothing_crashes_and_nothing_is_silently_dropped(spark, t
     assert [r["text"] for r in times] == ["ok one", "earlier, listed after", "later"]  # sorted by time, bad ones out
     assert seg.filter(F.col("video_id").contains("real")).count() == 4  # the file inside the loop-holding folder
 
-    before = {n: table_version(spark, conf, n) for n in table_specs()}
-    run_stages(spark, conf, ["ingest", "segments"])  # the same hostile input again: nothing changes
-    assert {n: table_version(spark, conf, n) for n in table_specs()} == before
+    before = versions(spark, conf)
+    build(spark, conf, ["ingest", "segments"])  # the same hostile input again: nothing changes
+    assert versions(spark, conf) == before
 
 
 def test_quotes_sql_rtl_and_emoji_survive_every_stage_exactly(spark, tmp_path):
@@ -114,7 +109,7 @@ def test_quotes_sql_rtl_and_emoji_survive_every_stage_exactly(spark, tmp_path):
     path.write_text(whisper_cpp(text), encoding="utf-8")
     vid = "it's-a-video;--"
     conf = make_conf(tmp_path / "lake", [{"path": str(path), "video_id": vid, "title": SQL_TITLE, "channel": RTL + " " + EMOJI}])
-    run_stages(spark, conf, ["ingest", "segments", "windows", "terms", "concepts"])
+    build(spark, conf, ["ingest", "segments", "windows", "terms", "concepts"])
 
     (video,) = table(spark, conf, "videos").collect()
     assert (video["video_id"], video["title"], video["channel"]) == (vid, SQL_TITLE, RTL + " " + EMOJI)
@@ -125,9 +120,11 @@ def test_quotes_sql_rtl_and_emoji_survive_every_stage_exactly(spark, tmp_path):
     # the name is stored as given and found by SQL with a bound parameter
     assert spark.sql("SELECT count(*) AS n FROM transcripts.videos WHERE title = :t", args={"t": SQL_TITLE}).first()["n"] == 1
     # incremental machinery builds predicates from these ids: a re-run is a no-op, a removal removes exactly it
-    before = {n: table_version(spark, conf, n) for n in ("segments", "windows", "mentions")}
-    run_stages(spark, conf, ["ingest", "segments", "windows", "terms"])
-    assert {n: table_version(spark, conf, n) for n in ("segments", "windows", "mentions")} == before
+    before = versions(spark, conf)
+    build(spark, conf.with_overrides(["run.full_refresh=true"]), ["windows", "terms"])
+    after = versions(spark, conf)
+    assert after["windows"] > before["windows"] and after["mentions"] > before["mentions"]  # rebuilt by id
+    assert table(spark, conf, "mentions").filter(F.col("video_id") == vid).count() > 0
 
 
 def test_a_file_changing_while_it_is_read_is_retried_not_half_loaded(spark, tmp_path, small_corpus):
@@ -150,14 +147,14 @@ def test_a_file_changing_while_it_is_read_is_retried_not_half_loaded(spark, tmp_
     t = threading.Thread(target=writer, daemon=True)
     t.start()
     try:
-        run_stages(spark, conf, ["ingest"])
+        build(spark, conf, ["ingest"])
     finally:
         stop.set()
         t.join()
     q = table(spark, conf, "quarantine").collect()
     assert [r["reason"].split(":")[0] for r in q] == ["file_changed_while_reading"]
     assert table(spark, conf, "source_files").count() == 0 and table(spark, conf, "raw_records").count() == 0
-    run_stages(spark, conf, ["ingest"])
+    build(spark, conf, ["ingest"])
     lines = [l for l in live.read_text().splitlines() if l.strip()]
     assert table(spark, conf, "raw_records").count() == len(lines)
     assert table(spark, conf, "quarantine").filter(F.col("reason").startswith("file_changed")).count() == 0
@@ -167,7 +164,7 @@ def test_a_source_that_adds_a_column_lands_in_an_older_lake(spark, tmp_path, sma
     """The dataset export gains a VIEW_COUNT and an UPLOAD_DATE column. The old lake's raw_records has
     no ``extra`` column yet: it gains it (ALTER TABLE ADD COLUMNS), the new values are kept there and
     upload dates fill published_at; nothing else changes shape."""
-    from transcript_lake.tables import table_specs as specs
+    from transcript_lake.schemas import table_specs as specs
 
     conf = make_conf(tmp_path / "lake", small_manifest(small_corpus)[:1])
     # an older lake: raw_records created from the DDL as it was before `extra` existed
@@ -190,7 +187,7 @@ def test_a_source_that_adds_a_column_lands_in_an_older_lake(spark, tmp_path, sma
         out += body[i:i + width] + [str(1000 + i), f"2024-0{1 + i // width}-15"]
     hf.write_text("\n".join(header + out) + "\n", encoding="utf-8")
 
-    run_stages(spark, conf, ["ingest", "segments"])
+    build(spark, conf, ["ingest", "segments"])
     raw = table(spark, conf, "raw_records").orderBy("record_idx").collect()
     assert "extra" in table(spark, conf, "raw_records").columns
     assert [r["extra"] for r in raw] == [{"view_count": str(1000 + i * width)} for i in range(len(raw))]

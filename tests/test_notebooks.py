@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from transcript_lake.notebooks import run_notebook, split_cells
-from transcript_lake.tables import register_tables
+from transcript_lake.catalog import register_lake
 
 from conftest import ROOT
 
@@ -27,7 +27,7 @@ def test_the_documented_notebooks_exist():
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_notebook_runs(spark, gold_lake, tmp_path, path: Path, capsys):
     conf, _ = gold_lake
-    register_tables(spark, conf)  # transcripts.* -> this lake (one Spark session serves several test lakes)
+    register_lake(spark, conf)  # transcripts.* -> this lake (one Spark session serves several test lakes)
     namespace = run_notebook(path, spark, out_dir=tmp_path)
     out = capsys.readouterr().out
     figures = namespace["__html_outputs__"]

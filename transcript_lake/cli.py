@@ -1,12 +1,13 @@
 """Command line: ``transcript-lake <command>`` (the ``jobs/*.py`` files call the same functions).
 
     transcript-lake run                      # every stage, conf/local.yaml, lake ./lake
-    transcript-lake run --from terms         # terms and everything after it
+    transcript-lake run --from terms         # terms and every stage that depends on it
     transcript-lake run --only topics --full-refresh   # refit topics even though nothing changed
     transcript-lake run --only ingest --input extra/*.srt --lake /tmp/lake
     transcript-lake sql "SELECT count(*) FROM transcripts.segments"          # DuckDB, no JVM
     transcript-lake sql --engine spark "SELECT * FROM transcripts.concept_trends LIMIT 5"
     transcript-lake report --concept diffusion                              # HTML heat strips
+    transcript-lake submit jobs/pipeline.py --env local   # spark-submit with Delta and this venv's Python
     transcript-lake submit-args              # spark-submit flags that add Delta (air-gapped aware)
 
 Exit codes: 0 success, 1 a stage failed, 2 configuration / environment error (one line on stderr),
@@ -38,7 +39,7 @@ def build_parser(prog: str = "transcript-lake") -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run pipeline stages")
     _common(run)
     run.add_argument("--only", action="append", metavar="STAGE", help="run only this stage (repeatable)")
-    run.add_argument("--from", dest="start", metavar="STAGE", help="run this stage and every stage after it")
+    run.add_argument("--from", dest="start", metavar="STAGE", help="run this stage and every stage that depends on it")
     run.add_argument("--full-refresh", action="store_true",
                      help="run the chosen stages even if nothing changed, rebuilding everything they own")
     run.add_argument("--wait", type=float, metavar="SECONDS",
@@ -60,6 +61,16 @@ def build_parser(prog: str = "transcript-lake") -> argparse.ArgumentParser:
     report.add_argument("--out", help="HTML file to write (default <lake>/reports/...)")
     args = sub.add_parser("submit-args", help="print spark-submit flags that put Delta on the classpath")
     _common(args)
+    submit = sub.add_parser("submit", help="spark-submit a job with Delta on the classpath and this environment's Python",
+                            description="Builds and runs: <this venv>/bin/spark-submit --master MASTER <Delta flags> "
+                                        "[--conf K=V ...] [--py-files F] JOB [JOB ARGS]. PYSPARK_PYTHON and PATH point "
+                                        "at this environment, so nothing needs activating.")
+    submit.add_argument("--master", default="local[*]", help="Spark master (default local[*])")
+    submit.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE", help="Spark conf, repeatable")
+    submit.add_argument("--py-files", metavar="FILES", help="passed to spark-submit (e.g. the wheel of `make dist`)")
+    submit.add_argument("--dry-run", action="store_true", help="print the command instead of running it")
+    submit.add_argument("job", help="the job file, e.g. jobs/pipeline.py")
+    submit.add_argument("job_args", nargs=argparse.REMAINDER, help="arguments of the job (e.g. --env local --only ingest)")
     return parser
 
 
@@ -75,9 +86,10 @@ def load(args):
     return conf
 
 
-def cmd_run(args, stages: Sequence[str] | None = None) -> int:
+def cmd_run(args) -> int:
     from .lock import lake_lock
-    from .pipeline import format_summary, run_pipeline, select_stages
+    from .pipeline import format_summary, run_pipeline
+    from .registry import get_stage, select_stages
     from .spark import build_spark
 
     if args.full_refresh:
@@ -86,12 +98,10 @@ def cmd_run(args, stages: Sequence[str] | None = None) -> int:
         args.set = [*args.set, f"run.lock_wait_s={args.wait}"]
     conf = load(args)
     chosen = select_stages(args.only, args.start)
-    if stages and not args.only:  # a stage job (jobs/terms.py): --from narrows its own stages
-        chosen = [s for s in chosen if s in stages]
-    if "ingest" in chosen:  # pre-flight: a missing input is one line, before any JVM starts
-        from .sources import discover
-
-        discover(conf, conf.get("inputs.extra", []) or [], hash_files=False)
+    for name in chosen:  # pre-flight: a missing input or a bad setting is one line, before any JVM starts
+        stage = get_stage(name)
+        if stage.preflight:
+            stage.preflight(conf)
     t0 = time.perf_counter()
     with lake_lock(conf):  # taken before the JVM starts: a second run on the lake fails in a second
         # Stages address tables by path; names are registered as tables are touched and at the end of a
@@ -142,6 +152,38 @@ def cmd_report(args) -> int:
     return 0
 
 
+def submit_command(args) -> tuple[list[str], dict]:
+    """The spark-submit command line and environment ``transcript-lake submit`` runs."""
+    from .config import load_config
+    from .spark import delta_submit_args
+
+    job_args = list(args.job_args or [])
+    env_name = job_args[job_args.index("--env") + 1] if "--env" in job_args[:-1] else os.environ.get("TRANSCRIPT_LAKE_ENV", "local")
+    bin_dir = Path(sys.executable).parent
+    cmd = [str(bin_dir / "spark-submit"), "--master", args.master, *delta_submit_args(load_config(env_name))]
+    for kv in args.conf:
+        cmd += ["--conf", kv]
+    if args.py_files:
+        cmd += ["--py-files", args.py_files]
+    cmd += [args.job, *job_args]
+    # spark-submit's launcher finds Spark with `python3` from PATH, and the driver and workers run
+    # PYSPARK_PYTHON: both must be this environment, whatever the calling shell has activated.
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env.setdefault("PYSPARK_PYTHON", sys.executable)
+    return cmd, env
+
+
+def cmd_submit(args) -> int:
+    import shlex
+    import subprocess
+
+    cmd, env = submit_command(args)
+    if args.dry_run:
+        print(shlex.join(cmd))
+        return 0
+    return subprocess.call(cmd, env=env)
+
+
 def cmd_submit_args(args) -> int:
     from .spark import delta_submit_args
 
@@ -154,16 +196,24 @@ def setup_logging() -> None:
     logging.getLogger("py4j").setLevel(logging.WARNING)
 
 
-def main(argv: Sequence[str] | None = None, prog: str = "transcript-lake", default_stages: Sequence[str] | None = None) -> int:
+def stage_job(job_file: str, argv: Sequence[str]) -> int:
+    """``jobs/<stage>.py``: run that one stage (the file name names it)."""
+    stage = Path(job_file).stem
+    return main(["run", "--only", stage, *argv], prog=f"jobs/{stage}.py")
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "transcript-lake") -> int:
     setup_logging()
     args = build_parser(prog).parse_args(argv)
     try:
         if args.command == "run":
-            return cmd_run(args, default_stages)
+            return cmd_run(args)
         if args.command == "sql":
             return cmd_sql(args)
         if args.command == "report":
             return cmd_report(args)
+        if args.command == "submit":
+            return cmd_submit(args)
         return cmd_submit_args(args)
     except UserError as exc:
         from .lock import EXIT_LOCKED, LakeLocked

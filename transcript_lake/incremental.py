@@ -1,33 +1,49 @@
-"""Per-video change detection for the stages after ``segments`` (table ``stage_state``).
+"""Change detection: the one mechanism every stage uses, with all its state in ``stage_state``.
 
-A stage computes, per video, ``input_hash`` = hash(upstream hash of the video, the stage's settings).
-Videos whose hash differs from the stage's marker are rebuilt; videos whose upstream disappeared
-are removed; markers are merged last so a crash makes the next run redo the same videos.
+Two levels, both keyed by the stage's :class:`~transcript_lake.stage.Settings` hash (output settings
+only: speed knobs never count, and files count by content, so neither a new thread count nor a new
+checkout reruns anything):
+
+1. **Stage fingerprint** (row ``video_id = '*'``): the Delta versions of the stage's input tables, its
+   settings hash, the fingerprint of non-table inputs (ingest's files) and the versions of its output
+   tables when it finished. :func:`plan_stage` compares it with now: equal -> the stage is skipped
+   without a Spark job; different -> it runs, with the reason (``config changed``, ``new version of
+   windows``, ...). Whole-table stages (concepts, timelines, topics) rebuild or diff from there.
+2. **Per-video markers** (one row per stage and video): ``input_hash = sha256(upstream_hash | settings
+   hash)``. :func:`plan_videos` returns the videos whose hash differs (rebuilt) or whose upstream
+   disappeared (removed); the next stage's upstream is this stage's markers (:func:`marker_hashes`).
+
+Both are written by :func:`commit_stage` in one MERGE after the stage's rows are committed, so a
+crash before it makes the next run redo exactly the unfinished work.
 
 Example::
 
-    plan = plan_videos(spark, conf, "windows", upstream, settings)   # upstream: (video_id, upstream_hash)
-    ... rebuild plan.changed, delete plan.removed ...
-    commit_markers(spark, conf, plan)
+    plan = plan_stage(spark, conf, stage, settings, fingerprints(spark, conf).get(stage.name))
+    if plan.run:
+        ... stage.run(ctx) ...                              # per-video stages call ctx.plan_videos(...)
+        commit_stage(spark, conf, plan, ctx.video_plan)
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from .config import Config
-from .tables import in_list, merge_by_key, read_table
+from .sqltext import in_list
+from .tables import merge_by_key, read_table, table_rows, table_version
+
+WHOLE_STAGE = "*"  # stage_state.video_id of a stage's fingerprint row
 
 
 @dataclass
 class VideoPlan:
     stage: str
-    settings: str
+    settings_json: str
     changed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
@@ -42,28 +58,81 @@ class VideoPlan:
         return not (self.changed or self.removed)
 
 
-def full_refresh(conf: Config) -> bool:
-    """``run.full_refresh`` (set by ``--full-refresh``): stages rebuild everything they own."""
-    return bool(conf.get("run.full_refresh", False))
+@dataclass
+class StagePlan:
+    stage: str
+    settings_hash: str
+    settings_json: str
+    input_versions: dict
+    output_versions: dict
+    sources: str | None
+    outputs: tuple = ()  # the stage's declared output tables (some may not exist yet)
+    run: bool = True
+    reason: str = ""
+    rows_out: dict = field(default_factory=dict)  # carried over from the fingerprint when skipped
+
+    def fingerprint(self) -> dict:
+        return {"inputs": self.input_versions, "settings": self.settings_hash, "sources": self.sources,
+                "outputs": self.output_versions, "rows": self.rows_out}
 
 
-def settings_json(values: dict) -> str:
-    return json.dumps(values, sort_keys=True, default=str)
+def _present(versions: dict) -> dict:
+    return {k: v for k, v in versions.items() if v is not None}
 
 
-def plan_videos(spark: SparkSession, conf: Config, stage: str, upstream: DataFrame, settings: dict) -> VideoPlan:
-    """Compare ``upstream`` (video_id, upstream_hash) + settings against the stage's markers."""
-    text = settings_json(settings)
-    hashes = upstream.select("video_id", F.sha2(F.concat_ws("|", "upstream_hash", F.lit(text)), 256).alias("input_hash"))
-    markers = read_table(spark, conf, "stage_state").filter(F.col("stage") == stage).select(
-        "video_id", F.col("input_hash").alias("done_hash"))
+def fingerprints(spark: SparkSession, conf: Config) -> dict[str, dict]:
+    """Per stage, the fingerprint recorded when it last finished (the ``'*'`` rows of ``stage_state``)."""
+    if table_version(spark, conf, "stage_state") is None:
+        return {}
+    rows = read_table(spark, conf, "stage_state").filter(F.col("video_id") == WHOLE_STAGE).select("stage", "settings").collect()
+    out = {}
+    for r in rows:
+        try:
+            recorded = json.loads(r["settings"] or "{}")
+        except json.JSONDecodeError:
+            continue
+        if isinstance(recorded, dict) and "inputs" in recorded:  # an older lake's stamp: the stage runs once
+            out[r["stage"]] = recorded
+    return out
+
+
+def plan_stage(spark: SparkSession, conf: Config, stage, settings, last: dict | None, full_refresh: bool) -> StagePlan:
+    """Whether ``stage`` must run, and why (see the module docstring)."""
+    plan = StagePlan(stage.name, settings.hash, settings.json,
+                     _present({t: table_version(spark, conf, t) for t in stage.inputs}),
+                     _present({t: table_version(spark, conf, t) for t in stage.outputs}),
+                     stage.sources(conf) if stage.sources else None, tuple(stage.outputs))
+    if full_refresh:
+        plan.reason = "full refresh"
+    elif last is None:
+        plan.reason = "no finished run recorded"
+    elif last.get("settings") != plan.settings_hash:
+        plan.reason = "config changed"
+    elif last.get("sources") != plan.sources:
+        plan.reason = "input files changed"
+    elif (last.get("inputs") or {}) != plan.input_versions:
+        changed = sorted(t for t in set(plan.input_versions) | set(last.get("inputs") or {})
+                         if (last.get("inputs") or {}).get(t) != plan.input_versions.get(t))
+        plan.reason = "new version of " + ", ".join(changed)
+    elif (last.get("outputs") or {}) != plan.output_versions:
+        plan.reason = "outputs changed since its last run"
+    else:
+        plan.run, plan.reason = False, "inputs and config unchanged"
+        plan.rows_out = last.get("rows") or {}
+    return plan
+
+
+def plan_videos(spark: SparkSession, conf: Config, stage: str, upstream: DataFrame, settings, full_refresh: bool) -> VideoPlan:
+    """Compare ``upstream`` (video_id, upstream_hash) + the settings hash against the stage's markers."""
+    hashes = upstream.select("video_id", F.sha2(F.concat_ws("|", "upstream_hash", F.lit(settings.hash)), 256).alias("input_hash"))
+    markers = read_table(spark, conf, "stage_state").filter(
+        (F.col("stage") == stage) & (F.col("video_id") != WHOLE_STAGE)).select("video_id", F.col("input_hash").alias("done_hash"))
     state = hashes.join(markers, "video_id", "full_outer").collect()
-    plan = VideoPlan(stage, text, hashes=hashes)
-    everything = full_refresh(conf)
+    plan = VideoPlan(stage, settings.json, hashes=hashes)
     for r in state:
         if r["input_hash"] is None:
             plan.removed.append(r["video_id"])
-        elif everything or r["input_hash"] != r["done_hash"]:
+        elif full_refresh or r["input_hash"] != r["done_hash"]:
             plan.changed.append(r["video_id"])
         else:
             plan.unchanged += 1
@@ -72,45 +141,30 @@ def plan_videos(spark: SparkSession, conf: Config, stage: str, upstream: DataFra
     return plan
 
 
-def commit_markers(spark: SparkSession, conf: Config, plan: VideoPlan) -> None:
-    """Record the rebuilt videos as done and drop the markers of removed ones (one MERGE)."""
-    if plan.noop:
-        return
-    rows = (plan.hashes.filter(in_list("video_id", plan.changed))
-            .select(F.lit(plan.stage).alias("stage"), "video_id", "input_hash",
-                    F.lit(plan.settings).alias("settings"), F.current_timestamp().alias("updated_at")))
-    delete = f"t.stage = '{plan.stage}' AND t." + in_list("video_id", plan.removed) if plan.removed else None
-    merge_by_key(spark, conf, "stage_state", rows, ["stage", "video_id"], delete_missing=delete)
-
-
 def marker_hashes(spark: SparkSession, conf: Config, stage: str) -> DataFrame:
     """(video_id, upstream_hash) of the videos a stage has finished: the next stage's upstream."""
-    return (read_table(spark, conf, "stage_state").filter(F.col("stage") == stage)
+    return (read_table(spark, conf, "stage_state").filter((F.col("stage") == stage) & (F.col("video_id") != WHOLE_STAGE))
             .select("video_id", F.col("input_hash").alias("upstream_hash")))
 
 
-def whole_table_stamp(spark: SparkSession, conf: Config, stage: str, inputs: Iterable[str], settings: dict) -> tuple[str, bool]:
-    """For stages computed over whole tables: ``(stamp, unchanged)`` where the stamp holds the inputs'
-    Delta versions + settings and ``unchanged`` says the stage's last finished run had the same stamp.
+def commit_stage(spark: SparkSession, conf: Config, plan: StagePlan, videos: VideoPlan | None) -> None:
+    """Record the stage as finished: its per-video markers (rebuilt videos done, removed ones dropped) and
+    its fingerprint with the output versions it left, in one MERGE into ``stage_state`` (written last)."""
+    stage = plan.stage
+    plan.output_versions = _present({t: table_version(spark, conf, t) for t in plan.outputs})
+    plan.rows_out = {t: table_rows(spark, conf, t) for t in plan.output_versions}
+    text = json.dumps(plan.fingerprint(), sort_keys=True, default=str)
+    star = spark.createDataFrame(
+        [(stage, WHOLE_STAGE, hashlib.sha256(text.encode()).hexdigest(), text)],
+        "stage string, video_id string, input_hash string, settings string")
+    rows = star
+    delete = None
+    if videos is not None and not videos.noop:
+        rows = (videos.hashes.filter(in_list("video_id", videos.changed))
+                .select(F.lit(stage).alias("stage"), "video_id", "input_hash", F.lit(videos.settings_json).alias("settings"))
+                .unionByName(star))
+        if videos.removed:
+            delete = f"t.stage = '{stage}' AND t." + in_list("video_id", videos.removed)
+    merge_by_key(spark, conf, "stage_state", rows.withColumn("updated_at", F.current_timestamp()), ["stage", "video_id"],
+                 delete_missing=delete)
 
-    Example::
-
-        stamp, unchanged = whole_table_stamp(spark, conf, "concepts", ["mentions"], settings)
-        if unchanged: return            # nothing to do
-        ... write the tables ...
-        commit_stamp(spark, conf, "concepts", stamp)
-    """
-    from .tables import table_version
-
-    versions = {t: table_version(spark, conf, t) for t in inputs}
-    stamp = json.dumps({"versions": versions, "settings": settings}, sort_keys=True, default=str)
-    state = read_table(spark, conf, "stage_state").filter(
-        (F.col("stage") == stage) & (F.col("video_id") == "*")).select("settings").collect()
-    return stamp, bool(state) and state[0]["settings"] == stamp and not full_refresh(conf)
-
-
-def commit_stamp(spark: SparkSession, conf: Config, stage: str, stamp: str) -> None:
-    """Record ``stamp`` as the stage's last finished run (row ``video_id = '*'`` of ``stage_state``); written last."""
-    marker = spark.createDataFrame([(stage, "*", "-", stamp)], "stage string, video_id string, input_hash string, settings string") \
-        .withColumn("updated_at", F.current_timestamp())
-    merge_by_key(spark, conf, "stage_state", marker, ["stage", "video_id"])

@@ -19,7 +19,7 @@ so the lake enforces it too.
 Example::
 
     with lake_lock(conf):
-        run_stages(spark, conf, ["ingest"])
+        run_pipeline(spark, conf, ["ingest"])
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from typing import Iterator
 
 from .config import Config, ensure_writable_dir
 from .errors import UserError
-from .spark import lake_root
+from .lake import lake_root
 
 log = logging.getLogger("transcript_lake")
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .config import Config
 from .errors import UserError
-from .spark import lake_root
+from .lake import lake_root
 from .sql import duckdb_connect
 
 CSS = """

@@ -5,7 +5,8 @@
 - Air-gapped machines: ``DELTA_IVY_SETTINGS=/path/ivysettings.xml`` (or ``delta.ivy_settings`` in conf)
   makes Ivy resolve from that file's repositories instead of Maven Central.
 - Catalog: tables are path-based Delta tables under the lake root; every session the project builds
-  re-registers them as ``transcripts.<table>`` so SQL by name works from any new session.
+  registers them as ``transcripts.<table>`` (:mod:`transcript_lake.catalog`) so SQL by name works from
+  any new session.
 
 Example::
 
@@ -24,21 +25,15 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
+from .catalog import register_lake
 from .config import Config, ensure_writable_dir
 from .errors import ConfigError
+from .lake import lake_root
 
 log = logging.getLogger(__name__)
 
 DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
 DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
-
-
-def lake_root(conf: Config) -> str:
-    """Lake root as a string Spark understands: an absolute local path, or a URI left as given."""
-    raw = str(conf.get("lake.root"))
-    if "://" in raw:
-        return raw.rstrip("/")
-    return str(conf.path("lake.root"))
 
 
 def ivy_settings(conf: Config) -> Path | None:
@@ -125,9 +120,7 @@ def build_spark(conf: Config, app_name: str | None = None, register: bool = True
     spark.sparkContext.setLogLevel(str(conf.get("spark.log_level", "WARN")))
     _check_delta_loaded(spark)
     if register:
-        from .tables import register_tables
-
-        register_tables(spark, conf)
+        register_lake(spark, conf)
     return spark
 
 

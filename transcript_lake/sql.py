@@ -14,54 +14,15 @@ Example::
 from __future__ import annotations
 
 import logging
-import re
-from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 from . import DATABASE
-from .config import Config, project_root
+from .config import Config
 from .errors import UserError
+from .lake import is_remote, lake_root
+from .schemas import creatable_views, table_specs
 
 log = logging.getLogger(__name__)
-
-_REF = re.compile(DATABASE + r"\.(\w+)")
-_VIEW = re.compile(r"CREATE\s+OR\s+REPLACE\s+VIEW\s+" + DATABASE + r"\.(\w+)", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class ViewSpec:
-    name: str
-    sql: str                 # CREATE OR REPLACE VIEW transcripts.<name> AS ...
-    needs: frozenset[str]    # tables and views it reads
-
-
-@lru_cache(maxsize=1)
-def view_specs() -> dict[str, ViewSpec]:
-    """All views declared in ``schemas/views/*.sql``, by name."""
-    specs = {}
-    for path in sorted((project_root() / "schemas" / "views").glob("*.sql")):
-        text = path.read_text(encoding="utf-8").strip().rstrip(";")
-        name = _VIEW.search(text)
-        if not name or name.group(1) != path.stem:
-            raise RuntimeError(f"{path} must declare CREATE OR REPLACE VIEW {DATABASE}.{path.stem}")
-        body = "\n".join(l for l in text.splitlines() if not l.lstrip().startswith("--"))
-        specs[path.stem] = ViewSpec(path.stem, text, frozenset(_REF.findall(body)) - {path.stem})
-    return specs
-
-
-def creatable_views(available: set[str]) -> list[ViewSpec]:
-    """Views whose tables all exist (e.g. no topic views before the topics stage ran)."""
-    return [v for v in view_specs().values() if v.needs <= available]
-
-
-def register_views(spark, tables: list[str]) -> list[str]:
-    """Create the views over ``tables`` (already registered) in the Spark session's catalog."""
-    made = []
-    for view in creatable_views(set(tables)):
-        spark.sql(view.sql)
-        made.append(view.name)
-    return made
 
 
 def delta_extension_path() -> Path:
@@ -83,11 +44,8 @@ def duckdb_connect(conf: Config):
         import duckdb
     except ImportError as exc:
         raise UserError("the DuckDB engine needs the duckdb package (pip install duckdb), or use --engine spark") from exc
-    from .spark import lake_root
-    from .tables import table_specs
-
     root = lake_root(conf)
-    if "://" in root:
+    if is_remote(root):
         raise UserError(f"the DuckDB engine reads local lakes only; use --engine spark for {root}")
     con = duckdb.connect()
     try:

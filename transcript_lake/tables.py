@@ -17,85 +17,20 @@ from __future__ import annotations
 import logging
 import os
 import re
-from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
-from typing import Iterable
 
 from pyspark.sql import DataFrame, SparkSession
 
 from . import DATABASE
-from .config import Config, project_root
+from .catalog import delta_exists, register_table
+from .config import Config
 from .faults import writing
-from .spark import lake_root
+from .lake import local_table_dir, table_path
+from .schemas import TableSpec, table_specs
+from .sqltext import sql_string
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class TableSpec:
-    name: str
-    layer: str  # bronze | silver | gold | ops
-    ddl: str    # CREATE TABLE IF NOT EXISTS transcripts.<name> (...) USING DELTA ... (no LOCATION)
-
-
-_LAYER = re.compile(r"^--\s*layer:\s*(\w+)", re.MULTILINE)
-_NAME = re.compile(r"CREATE\s+TABLE\s+IF\s+NOT\s+EXISTS\s+" + DATABASE + r"\.(\w+)", re.IGNORECASE)
-
-
-@lru_cache(maxsize=1)
-def table_specs() -> dict[str, TableSpec]:
-    """All tables declared in ``schemas/*.sql``, by name."""
-    specs = {}
-    for path in sorted((project_root() / "schemas").glob("*.sql")):
-        text = path.read_text(encoding="utf-8")
-        name = _NAME.search(text)
-        layer = _LAYER.search(text)
-        if not name or name.group(1) != path.stem:
-            raise RuntimeError(f"{path} must declare CREATE TABLE IF NOT EXISTS {DATABASE}.{path.stem}")
-        specs[path.stem] = TableSpec(path.stem, layer.group(1) if layer else "unknown", text.strip().rstrip(";"))
-    return specs
-
-
-def table_path(conf: Config, name: str) -> str:
-    return f"{lake_root(conf)}/{name}"
-
-
-def qualified(name: str) -> str:
-    return f"{DATABASE}.{name}"
-
-
-def delta_exists(spark: SparkSession, path: str) -> bool:
-    from delta.tables import DeltaTable
-
-    return DeltaTable.isDeltaTable(spark, path)
-
-
-def sql_string(value: str) -> str:
-    """A Spark SQL string literal for ``value`` (backslash-escaped, single-quoted)."""
-    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def in_list(column: str, values: Iterable[str]) -> str:
-    """``column IN ('a', 'b')`` with every value quoted; ``false`` for an empty list."""
-    values = sorted(set(values))
-    if not values:
-        return "false"
-    return f"`{column}` IN (" + ", ".join(sql_string(v) for v in values) + ")"
-
-
-_registered: dict[str, str] = {}  # table name -> location registered in this process's catalog
-
-
-def _register(spark: SparkSession, name: str, path: str) -> None:
-    """Point ``transcripts.<name>`` at ``path`` (re-pointing it if this session used another lake)."""
-    if _registered.get(name) == path:
-        return
-    spark.sql(f"CREATE DATABASE IF NOT EXISTS {DATABASE}")
-    if name in _registered or spark.catalog.tableExists(qualified(name)):
-        spark.sql(f"DROP TABLE IF EXISTS {qualified(name)}")  # external table: drops the name only
-    spark.sql(f"CREATE TABLE {qualified(name)} USING DELTA LOCATION {sql_string(path)}")
-    _registered[name] = path
+_checked: set[str] = set()  # table paths created or schema-checked by this process
 
 
 def ensure_table(spark: SparkSession, conf: Config, name: str) -> str:
@@ -111,50 +46,21 @@ def ensure_table(spark: SparkSession, conf: Config, name: str) -> str:
         spark.sql(ddl)
     else:
         add_missing_columns(spark, spec, path)
-    _register(spark, name, path)
+    register_table(spark, name, path)
     _checked.add(path)
     return path
-
-
-_checked: set[str] = set()  # table paths created or schema-checked by this process
-_COLUMN = re.compile(r"^\s*(\w+)\s+(.+?),?\s*$")
-
-
-def ddl_columns(spec: TableSpec) -> dict[str, str]:
-    """Column name -> its DDL text (type, NOT NULL, COMMENT) as declared in ``schemas/<name>.sql``."""
-    start = _NAME.search(spec.ddl).end()
-    body = spec.ddl[spec.ddl.index("(", start) + 1: spec.ddl.rindex(") USING")]
-    return {m.group(1): m.group(2) for line in body.splitlines() if (m := _COLUMN.match(line)) and not line.strip().startswith("--")}
 
 
 def add_missing_columns(spark: SparkSession, spec: TableSpec, path: str) -> list[str]:
     """Schema evolution: columns declared in the DDL but missing from an existing table (a lake written
     by an older version) are added, nullable (old rows have no value). One commit, only when needed."""
     existing = set(spark.read.format("delta").load(path).columns)
-    missing = {c: d for c, d in ddl_columns(spec).items() if c not in existing}
+    missing = [c for c in spec.columns if c.name not in existing]
     if missing:
-        cols = ", ".join(f"`{c}` " + re.sub(r"\s+NOT NULL", "", d) for c, d in missing.items())
+        cols = ", ".join(f"`{c.name}` {c.type}" + (f" COMMENT {sql_string(c.comment)}" if c.comment else "") for c in missing)
         spark.sql(f"ALTER TABLE delta.`{path}` ADD COLUMNS ({cols})")
-        log.info("table %s: added column(s) %s declared in schemas/%s.sql", spec.name, ", ".join(missing), spec.name)
-    return list(missing)
-
-
-def register_tables(spark: SparkSession, conf: Config) -> list[str]:
-    """Register every table that exists in the lake under ``transcripts.*``, then the views of
-    ``schemas/views`` over them (the catalog is per session, so each session the project builds calls this)."""
-    spark.sql(f"CREATE DATABASE IF NOT EXISTS {DATABASE}")
-    found = []
-    for name in table_specs():
-        path = table_path(conf, name)
-        if "://" not in path and not (Path(path) / "_delta_log").is_dir():
-            continue
-        if delta_exists(spark, path):
-            _register(spark, name, path)
-            found.append(name)
-    from .sql import register_views
-
-    register_views(spark, found)  # schemas/views/*.sql over the tables found
-    return found
+        log.info("table %s: added column(s) %s declared in schemas/%s.sql", spec.name, ", ".join(c.name for c in missing), spec.name)
+    return [c.name for c in missing]
 
 
 def read_table(spark: SparkSession, conf: Config, name: str) -> DataFrame:
@@ -217,16 +123,16 @@ def table_version(spark: SparkSession | None, conf: Config, name: str) -> int | 
     On a local lake this lists ``_delta_log`` (no JVM work: commit ``N.json`` exists exactly when
     version N is committed, and the newest commits are never cleaned up); elsewhere it asks Delta.
     """
-    path = table_path(conf, name)
-    if "://" not in path or path.startswith("file:"):
-        log_dir = Path(path.removeprefix("file:")) / "_delta_log"
+    local = local_table_dir(conf, name)
+    if local is not None:
         try:
-            versions = [int(f[:-5]) for f in os.listdir(log_dir) if f.endswith(".json") and f[:-5].isdigit()]
+            versions = [int(f[:-5]) for f in os.listdir(local / "_delta_log") if f.endswith(".json") and f[:-5].isdigit()]
         except (FileNotFoundError, NotADirectoryError):
             return None
         return max(versions) if versions else None
     from delta.tables import DeltaTable
 
+    path = table_path(conf, name)
     if not delta_exists(spark, path):
         return None
     return DeltaTable.forPath(spark, path).history(1).collect()[0]["version"]

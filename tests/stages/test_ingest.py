@@ -1,42 +1,54 @@
-"""Ingest + segments stages with Spark and Delta for real, on fixtures cut from the corpus."""
+"""Stages ``ingest`` (bronze) and ``segments`` (silver) with Spark and Delta for real, on fixtures cut
+from the corpus: what lands where, re-runs, changed and new files, bad input, content identity."""
 
 from __future__ import annotations
 
 import json
 import math
+import shutil
 
 import pytest
 from pyspark.sql import functions as F
 
-from transcript_lake.pipeline import run_stages
-from transcript_lake.tables import table_path, table_specs
+from conftest import FIXTURES, build, load as table, make_conf, small_manifest, versions
+from transcript_lake.lake import table_path
 
-from conftest import FIXTURES, make_conf, small_manifest
-
-
-def versions(spark, conf):
-    from transcript_lake.tables import table_version
-
-    return {name: table_version(spark, conf, name) for name in table_specs()}
-
-
-def table(spark, conf, name):
-    return spark.read.format("delta").load(table_path(conf, name))
+SILVER = ["ingest", "segments"]
 
 
 def rows(spark, conf, name, order):
     return [r.asDict() for r in table(spark, conf, name).orderBy(*order).collect()]
 
 
+@pytest.fixture(scope="module")
+def silver_lake(spark, tmp_path_factory):
+    """ingest + segments over a copy of the small corpus, built once for this module; tests that
+    change files or the lake work on :func:`fresh_copy`."""
+    base = tmp_path_factory.mktemp("silver")
+    shutil.copytree(FIXTURES / "corpus_small", base / "corpus")
+    conf = make_conf(base / "lake", small_manifest(base / "corpus"))
+    build(spark, conf, SILVER)
+    return conf, base
+
+
 @pytest.fixture
 def small_lake(spark, small_corpus, tmp_path):
+    """A private silver lake over a private corpus copy, for tests that edit input files."""
     conf = make_conf(tmp_path / "lake", small_manifest(small_corpus))
-    results = run_stages(spark, conf, ["ingest", "segments"])
-    return conf, results, small_corpus
+    return conf, build(spark, conf, SILVER), small_corpus
 
 
-def test_small_corpus_lands_in_every_table(spark, small_lake):
-    conf, results, _ = small_lake
+@pytest.fixture
+def moved_lake(silver_lake, tmp_path):
+    """A copy of the silver lake and of its corpus in another folder: the same files under other paths."""
+    conf, base = silver_lake
+    shutil.copytree(base / "corpus", tmp_path / "corpus")
+    shutil.copytree(conf.get("lake.root"), tmp_path / "lake")
+    return make_conf(tmp_path / "lake", small_manifest(tmp_path / "corpus"))
+
+
+def test_small_corpus_lands_in_every_table(spark, silver_lake):
+    conf, _ = silver_lake
     videos = {r["video_id"]: r for r in rows(spark, conf, "videos", ["upload_rank"])}
     assert set(videos) == {"OWvy-fCWTBQ", "mV7bhf6b2Hs", "uNe5QGOJykE", "t3YJ5hKiMQ0", "vAmKB7iPkWw"}
     # hf_viewer lists newest first: its last record is the oldest upload; then manifest order.
@@ -58,12 +70,18 @@ def test_small_corpus_lands_in_every_table(spark, small_lake):
     assert spark.sql("SELECT count(*) AS n FROM transcripts.videos").collect()[0]["n"] == 5
 
 
-def test_rerun_on_unchanged_input_writes_nothing(spark, small_lake):
-    conf, _, _ = small_lake
+def test_rerun_on_unchanged_input_writes_nothing(spark, moved_lake):
+    conf = moved_lake
+    # the copied corpus is the same content under other paths: the same sources, nothing parsed again
+    first = build(spark, conf, SILVER)
+    assert first["ingest"].metrics["files_parsed"] == 0 and first["ingest"].reason == "input files changed"
+    assert first["segments"].status == "skipped"
     before = versions(spark, conf)
-    results = run_stages(spark, conf, ["ingest", "segments"])
+    results = build(spark, conf, SILVER)
     assert versions(spark, conf) == before
-    assert results[0].metrics["files_parsed"] == 0 and results[1].metrics["videos_rebuilt"] == 0
+    assert {r.status for r in results.values()} == {"skipped"}
+    forced = build(spark, conf.with_overrides(["run.full_refresh=true"]), ["segments"])["segments"]
+    assert forced.metrics["videos_rebuilt"] == 5  # a full refresh rebuilds every video, to the same rows
 
 
 def test_changed_file_replaces_exactly_that_video(spark, small_lake):
@@ -73,8 +91,8 @@ def test_changed_file_replaces_exactly_that_video(spark, small_lake):
     videos_before = {r["video_id"]: r for r in rows(spark, conf, "videos", ["video_id"])}
     with open(corpus / "paligemma-head.whisper.txt", "a", encoding="utf-8") as fh:
         fh.write("[00:03:00.000 --> 00:03:04.000]   And one more line about the vision encoder.\n")
-    results = run_stages(spark, conf, ["ingest", "segments"])
-    assert results[0].metrics["files_parsed"] == 1 and results[1].metrics["videos_rebuilt"] == 1
+    results = build(spark, conf, SILVER)
+    assert results["ingest"].metrics["files_parsed"] == 1 and results["segments"].metrics["videos_rebuilt"] == 1
     after = rows(spark, conf, "segments", ["video_id", "seg_idx"])
     assert [r for r in after if r["video_id"] != "vAmKB7iPkWw"] == others_before
     assert sum(1 for r in after if r["video_id"] == "vAmKB7iPkWw") == 41
@@ -95,8 +113,8 @@ def test_new_file_adds_only_its_rows(spark, small_lake, tmp_path):
     before = rows(spark, conf, "segments", ["video_id", "seg_idx"])
     srt = FIXTURES / "formats" / "makemore-intro.srt"
     conf2 = conf.with_overrides([]).with_overrides([f"inputs.extra=[{json.dumps(str(srt))}]"])
-    results = run_stages(spark, conf2, ["ingest", "segments"])
-    assert results[0].metrics["files_parsed"] == 1
+    results = build(spark, conf2, SILVER)
+    assert results["ingest"].metrics["files_parsed"] == 1
     after = rows(spark, conf2, "segments", ["video_id", "seg_idx"])
     new = [r for r in after if r["video_id"] == "makemore-intro"]
     assert len(new) == 4 and [r for r in after if r["video_id"] != "makemore-intro"] == before
@@ -138,7 +156,7 @@ def test_bad_input_is_quarantined_with_reasons_and_the_rest_is_kept(spark, tmp_p
         {"path": _write(bad / "dup.whisper.txt", whisper), "video_id": "OWvy-fCWTBQ"},
     ]
     conf = make_conf(tmp_path / "lake", sources)
-    run_stages(spark, conf, ["ingest", "segments"])
+    build(spark, conf, SILVER)
     q = table(spark, conf, "quarantine").collect()
     reasons = {(r["source_path"].rsplit("/", 1)[-1], r["reason"].split(":")[0], r["action"]) for r in q}
     expected = {
@@ -170,19 +188,17 @@ def test_bad_input_is_quarantined_with_reasons_and_the_rest_is_kept(spark, tmp_p
     broken = [v for v in videos.values() if v["source_path"].endswith("broken.yt-api.json")][0]
     assert broken["n_segments"] == 1
     assert all(not math.isnan(r["start_s"]) for r in seg.select("start_s").collect())
-    # a re-run on the same bad input changes nothing either
-    from transcript_lake.tables import table_version
-
-    before = {n: table_version(spark, conf, n) for n in table_specs()}
-    run_stages(spark, conf, ["ingest", "segments"])
-    assert {n: table_version(spark, conf, n) for n in table_specs()} == before
+    # a re-run on the same bad input changes nothing either, even when forced to look again
+    before = versions(spark, conf)
+    build(spark, conf, SILVER)
+    assert versions(spark, conf) == before
 
 
-def test_second_reader_reads_the_tables(spark, small_lake):
+def test_second_reader_reads_the_tables(spark, silver_lake):
     """The tables are plain Delta: the Rust-based ``deltalake`` reader (no JVM) sees the same rows."""
     from deltalake import DeltaTable as RustDeltaTable
 
-    conf, _, _ = small_lake
+    conf, _ = silver_lake
     for name in ("videos", "segments", "chapters", "comments"):
         arrow = RustDeltaTable(table_path(conf, name)).to_pyarrow_table()
         assert arrow.num_rows == table(spark, conf, name).count() > 0

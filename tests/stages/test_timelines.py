@@ -11,17 +11,12 @@ import pandas as pd
 import pytest
 from pyspark.sql import functions as F
 
+from conftest import build, copy_lake, load, versions
+from transcript_lake.catalog import register_lake
 from transcript_lake.errors import UserError
-from transcript_lake.pipeline import run_stages
 from transcript_lake.report import write_concept_report, write_video_report
-from transcript_lake.sql import duckdb_connect, view_specs
-from transcript_lake.tables import register_tables, table_path, table_specs, table_version
-
-from conftest import copy_lake
-
-
-def load(spark, conf, name):
-    return spark.read.format("delta").load(table_path(conf, name))
+from transcript_lake.schemas import view_specs
+from transcript_lake.sql import duckdb_connect
 
 
 def spoken_canonical(spark, conf):
@@ -105,22 +100,25 @@ def test_cooccurrence_counts_windows_and_pmi(spark, gold_lake):
 
 def test_rerun_is_a_noop_and_a_trend_setting_rewrites_only_the_trend(spark, gold_lake, tmp_path):
     conf = copy_lake(gold_lake[0], tmp_path / "lake")
-    before = {n: table_version(spark, conf, n) for n in table_specs()}
-    again = run_stages(spark, conf, ["timelines"])[0]
-    assert again.metrics["rows_changed"] == 0
-    assert {n: table_version(spark, conf, n) for n in table_specs()} == before
+    before = versions(spark, conf)
+    assert build(spark, conf, ["timelines"])["timelines"].status == "skipped"
+    forced = build(spark, conf.with_overrides(["run.full_refresh=true"]), ["timelines"])["timelines"]
+    assert forced.metrics["rows_changed"] == 0  # recomputed, nothing differs, nothing rewritten
+    assert versions(spark, conf, skip=("pipeline_runs", "stage_state")) == \
+        {k: v for k, v in before.items() if k != "stage_state"}
+    before = versions(spark, conf)
     # the small corpus has one channel of 3 videos (1 "recent"): only min_videos=1 lets flags flip
     tweaked = conf.with_overrides(["timelines.trend.min_videos=1", "timelines.trend.ratio=1.01"])
-    result = run_stages(spark, tweaked, ["timelines"])[0]
+    result = build(spark, tweaked, ["timelines"])["timelines"]
     assert result.metrics["concept_timeline"] == result.metrics["concept_video"] == result.metrics["concept_cooccurrence"] == "+0 ~0 -0"
     assert re.fullmatch(r"\+0 ~[1-9]\d* -0", result.metrics["concept_trend"]), result.metrics
-    after = {n: table_version(spark, conf, n) for n in table_specs()}
+    after = versions(spark, conf)
     assert [n for n in after if after[n] != before[n]] == ["concept_trend", "stage_state"]
 
 
 def test_views_answer_the_same_from_spark_and_duckdb(spark, gold_lake):
     conf, _ = gold_lake
-    register_tables(spark, conf)
+    register_lake(spark, conf)
     con = duckdb_connect(conf)
     assert set(view_specs()) == {"concept_lookup", "top_concepts_per_video", "concept_locations", "concept_first_appearance",
                                  "concept_neighbours", "concept_trends", "video_topic_mix"}

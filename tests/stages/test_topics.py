@@ -9,23 +9,17 @@ import numpy as np
 import pytest
 from pyspark.sql import functions as F
 
+from conftest import ROOT, build, copy_lake, load, versions
 from transcript_lake.errors import ConfigError
-from transcript_lake.nlp.topic_model import build_model, npmi_coherence, diversity, read_stop_words, resolve_backend
-from transcript_lake.pipeline import run_stages
+from transcript_lake.lake import resolve_in_lake
+from transcript_lake.nlp.topic_model import build_model, diversity, npmi_coherence, read_stop_words, resolve_backend
 from transcript_lake.stages.topics import topic_settings
-from transcript_lake.tables import table_path, table_specs, table_version
-
-from conftest import ROOT, copy_lake
 
 @pytest.fixture(scope="module")
 def topics_lake(gold_lake, tmp_path_factory):
     """The session's gold lake (topics fitted on a 60 % sample), copied: these tests refit and switch backends."""
     conf, results = gold_lake
     return copy_lake(conf, tmp_path_factory.mktemp("topics") / "lake"), results
-
-
-def load(spark, conf, name):
-    return spark.read.format("delta").load(table_path(conf, name))
 
 
 def test_sample_fit_and_distributed_assignment_cover_every_window(spark, topics_lake):
@@ -50,21 +44,23 @@ def test_sample_fit_and_distributed_assignment_cover_every_window(spark, topics_
     assert load(spark, conf, "topics_over_time").count() > 0
     run = load(spark, conf, "topic_runs").collect()
     assert len(run) == 1 and run[0]["backend"] == "cpu" and run[0]["n_fit"] == m["n_fit"]
-    model_dir = Path(run[0]["model_path"])
+    assert not Path(run[0]["model_path"]).is_absolute()  # stored relative to the lake: a moved lake finds it
+    model_dir = Path(resolve_in_lake(conf, run[0]["model_path"]))
     assert (model_dir / "topic_embeddings.safetensors").is_file() and not list(model_dir.glob("*.pkl")) \
         and not list(model_dir.glob("*.bin"))
-    figures = sorted(p.name for p in Path(run[0]["report_path"]).glob("*.html"))
+    report_dir = Path(resolve_in_lake(conf, run[0]["report_path"]))
+    figures = sorted(p.name for p in report_dir.glob("*.html"))
     assert figures == ["hierarchy.html", "intertopic_distance_map.html", "term_barchart.html", "topics_over_time.html"]
-    page = (Path(run[0]["report_path"]) / "term_barchart.html").read_text()
+    page = (report_dir / "term_barchart.html").read_text()
     assert "plotly.js" in page and '<script src="http' not in page  # self-contained
 
 
-def test_rerun_reuses_the_saved_model(spark, topics_lake):
+def test_rerun_is_skipped_and_writes_nothing(spark, topics_lake):
     conf, _ = topics_lake
-    before = {n: table_version(spark, conf, n) for n in table_specs()}
-    result = run_stages(spark, conf, ["topics"])[0]
-    assert result.metrics["refit"] == 0
-    assert {n: table_version(spark, conf, n) for n in table_specs()} == before
+    before = versions(spark, conf)
+    result = build(spark, conf, ["topics"])["topics"]
+    assert result.status == "skipped"
+    assert versions(spark, conf) == before
 
 
 def test_gpu_backend_without_cuml_is_one_clear_error_or_a_recorded_fallback(spark, topics_lake):
@@ -77,14 +73,14 @@ def test_gpu_backend_without_cuml_is_one_clear_error_or_a_recorded_fallback(spar
     conf, _ = topics_lake
     gpu_conf = conf.with_overrides(["topics.backend=gpu"])
     with pytest.raises(ConfigError, match="topics.backend=gpu"):
-        run_stages(spark, gpu_conf, ["topics"])
+        build(spark, gpu_conf, ["topics"])
     # the documented fallback runs on CPU and says so in the run record
-    fallback = run_stages(spark, gpu_conf.with_overrides(["topics.gpu_fallback=cpu"]), ["topics"])[0]
+    fallback = build(spark, gpu_conf.with_overrides(["topics.gpu_fallback=cpu"]), ["topics"])["topics"]
     assert fallback.metrics["refit"] == 1 and fallback.metrics["backend"].startswith("cpu (fallback: cuML is not importable")
     recorded = load(spark, conf, "topic_runs").filter(F.col("run_id") == fallback.metrics["run_id"]).first()
     assert recorded["backend"] == fallback.metrics["backend"]
     # back to the first settings: its saved run exists, but the tables now hold the fallback's topics -> fit again
-    back = run_stages(spark, conf, ["topics"])[0]
+    back = build(spark, conf, ["topics"])["topics"]
     assert back.metrics["refit"] == 1 and back.metrics["run_id"] != fallback.metrics["run_id"]
     assert {r["run_id"] for r in load(spark, conf, "window_topics").select("run_id").distinct().collect()} == {back.metrics["run_id"]}
 
@@ -114,7 +110,7 @@ def test_a_new_video_is_assigned_by_the_saved_model_without_refitting(spark, gol
     conf = copy_lake(gold_lake[0], tmp_path / "lake").with_overrides(
         [f"inputs.extra=[{ROOT / 'tests/fixtures/formats/makemore-intro.srt'}]"])
     fitted = load(spark, conf, "topic_runs").collect()[0]
-    results = {r.stage: r for r in run_stages(spark, conf, ["ingest", "segments", "windows", "terms", "topics"])}
+    results = build(spark, conf, ["ingest", "segments", "windows", "terms", "topics"])
     m = results["topics"].metrics
     assert m["refit"] == 0 and m["model_run_id"] == fitted["run_id"] and m["videos_assigned"] == 1
     wt = load(spark, conf, "window_topics")
@@ -125,10 +121,12 @@ def test_a_new_video_is_assigned_by_the_saved_model_without_refitting(spark, gol
     assert load(spark, conf, "topic_timeline").filter("video_id = 'makemore-intro'").count() >= 1
     runs = {r["run_id"]: r for r in load(spark, conf, "topic_runs").collect()}
     assert runs[m["run_id"]]["model_run_id"] == fitted["run_id"] and len(runs) == 2
-    before = {n: table_version(spark, conf, n) for n in table_specs()}
-    again = run_stages(spark, conf, ["topics"])[0]
-    assert again.metrics["refit"] == 0 and "videos_assigned" not in again.metrics
-    assert {n: table_version(spark, conf, n) for n in table_specs()} == before
+    before = versions(spark, conf)
+    again = build(spark, conf, ["topics"])["topics"]
+    assert again.status == "skipped"
+    assert versions(spark, conf) == before
+    forced = build(spark, conf.with_overrides(["run.full_refresh=true"]), ["topics"])["topics"]
+    assert forced.metrics["refit"] == 1  # --full-refresh refits whatever the share
 
 
 def test_assignment_when_outlier_reduction_emptied_topic_minus_one():

@@ -9,8 +9,8 @@ Near-duplicate keys are merged, and every merge says why:
 Pairs are found in Spark, blocked by shared word / variant form (``applyInPandas``, numpy per block);
 only the resulting edges (metadata, not the corpus) come to the driver for a greedy assignment:
 keys in descending mention count each join the closest already-canonical neighbour, so chains like
-encoder -> text encoder -> text decoder cannot form. The stage recomputes only when an input table's
-Delta version or the settings changed.
+encoder -> text encoder -> text decoder cannot form. The stage runs when an input table's Delta version
+or the settings changed, and writes both tables by diff (only rows whose values changed).
 """
 
 from __future__ import annotations
@@ -21,15 +21,16 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from ..config import Config
-from ..incremental import commit_stamp, whole_table_stamp
-from ..tables import read_table, replace_where
-from . import StageResult, StageTimer
+from ..stage import Settings, Stage, StageContext
+from ..tables import merge_changes, read_table
 
 NAME = "concepts"
-INPUTS = ("mentions", "keyphrases", "videos", "phrase_embeddings")  # tables read
-OUTPUTS = ("concepts", "concept_aliases")  # tables this stage alone writes
-CONFIG = ("nlp.embedding_model", "concepts")  # conf sections (or keys) its output depends on
 EDGE_SCHEMA = "a string, b string, rule string, similarity double"
+
+
+def settings(conf: Config) -> Settings:
+    keys = ("merge_threshold", "lexical_min_similarity", "generic_heads", "max_block")
+    return Settings(output={**{k: conf.get(f"concepts.{k}") for k in keys}, "model": str(conf.get("nlp.embedding_model"))})
 
 
 def squash(key: str) -> str:
@@ -91,75 +92,73 @@ def assign(counts: dict[str, int], edges: list[tuple[str, str, str, float]]) -> 
     return canonical
 
 
-def run(spark: SparkSession, conf: Config) -> StageResult:
-    with StageTimer(NAME) as timer:
-        result = timer.result
-        settings = {k: conf.get(f"concepts.{k}") for k in ("merge_threshold", "lexical_min_similarity", "generic_heads", "max_block")}
-        model = str(conf.get("nlp.embedding_model"))
-        stamp, unchanged = whole_table_stamp(spark, conf, NAME, INPUTS, {**settings, "model": model})
-        if unchanged:
-            timer.step("inputs and settings unchanged since the last run")
-            result.add(concepts=0, merged=0)
-            return result
+def run(ctx: StageContext) -> None:
+    spark, conf, result = ctx.spark, ctx.conf, ctx.result
+    settings, model = ctx.settings.output, ctx.settings["model"]
+    mentions = read_table(spark, conf, "mentions")
+    videos = read_table(spark, conf, "videos").select("video_id", "upload_rank")
+    key_counts = mentions.groupBy(F.col("concept").alias("key")).agg(F.count("*").alias("n"))
+    vectors = read_table(spark, conf, "phrase_embeddings").filter(F.col("model") == model).select(
+        F.col("phrase").alias("key"), "vector")
+    keyed = key_counts.join(vectors, "key")
+    heads = frozenset(settings["generic_heads"])
 
-        mentions = read_table(spark, conf, "mentions")
-        videos = read_table(spark, conf, "videos").select("video_id", "upload_rank")
-        key_counts = mentions.groupBy(F.col("concept").alias("key")).agg(F.count("*").alias("n"))
-        vectors = read_table(spark, conf, "phrase_embeddings").filter(F.col("model") == model).select(
-            F.col("phrase").alias("key"), "vector")
-        keyed = key_counts.join(vectors, "key")
-        heads = frozenset(settings["generic_heads"])
+    @F.udf("array<string>")
+    def blocks(key: str):
+        words = key.split()
+        base = " ".join(words[:-1]) if len(words) > 1 and words[-1] in heads else key
+        return [f"w:{w}" for w in set(words) if len(w) > 2] + [f"sq:{squash(key)}", f"base:{base}"]
 
-        @F.udf("array<string>")
-        def blocks(key: str):
-            words = key.split()
-            base = " ".join(words[:-1]) if len(words) > 1 and words[-1] in heads else key
-            return [f"w:{w}" for w in set(words) if len(w) > 2] + [f"sq:{squash(key)}", f"base:{base}"]
+    # Most blocks hold one key (a word no other key has): they cannot give an edge, and one
+    # Python call per group would cost more than the whole comparison, so they are dropped first.
+    exploded = keyed.withColumn("block", F.explode(blocks("key")))
+    sizes = exploded.groupBy("block").count().filter(F.col("count") >= 2).select("block")
+    edges = (exploded.join(sizes, "block")
+             .groupBy("block").applyInPandas(
+                 block_edges(float(settings["merge_threshold"]), float(settings["lexical_min_similarity"]), heads,
+                             int(settings["max_block"])), EDGE_SCHEMA)
+             .dropDuplicates(["a", "b", "rule"]))
+    # Edges and the counts of their endpoints are small (metadata): the greedy pass runs on the driver.
+    edge_rows = [(r["a"], r["b"], r["rule"], r["similarity"]) for r in edges.collect()]
+    involved = {k for e in edge_rows for k in e[:2]}
+    counts = {r["key"]: r["n"] for r in key_counts.filter(F.col("key").isin(list(involved))).collect()} if involved else {}
+    canonical = assign(counts, edge_rows)
+    merges = [(alias, c, rule, sim) for alias, (c, rule, sim) in canonical.items() if c != alias]
+    ctx.step("%d candidate edge(s), %d key(s) merged into another", len(edge_rows), len(merges))
 
-        # Most blocks hold one key (a word no other key has): they cannot give an edge, and one
-        # Python call per group would cost more than the whole comparison, so they are dropped first.
-        exploded = keyed.withColumn("block", F.explode(blocks("key")))
-        sizes = exploded.groupBy("block").count().filter(F.col("count") >= 2).select("block")
-        edges = (exploded.join(sizes, "block")
-                 .groupBy("block").applyInPandas(
-                     block_edges(float(settings["merge_threshold"]), float(settings["lexical_min_similarity"]), heads,
-                                 int(settings["max_block"])), EDGE_SCHEMA)
-                 .dropDuplicates(["a", "b", "rule"]))
-        # Edges and the counts of their endpoints are small (metadata): the greedy pass runs on the driver.
-        edge_rows = [(r["a"], r["b"], r["rule"], r["similarity"]) for r in edges.collect()]
-        involved = {k for e in edge_rows for k in e[:2]}
-        counts = {r["key"]: r["n"] for r in key_counts.filter(F.col("key").isin(list(involved))).collect()} if involved else {}
-        canonical = assign(counts, edge_rows)
-        merges = [(alias, c, rule, sim) for alias, (c, rule, sim) in canonical.items() if c != alias]
-        timer.step("%d candidate edge(s), %d key(s) merged into another", len(edge_rows), len(merges))
+    merged = spark.createDataFrame(merges, "alias string, concept string, rule string, similarity double") if merges else \
+        spark.createDataFrame([], "alias string, concept string, rule string, similarity double")
+    aliases = (key_counts.select(F.col("key").alias("alias"))
+               .join(merged, "alias", "left")
+               .select("alias", F.coalesce("concept", "alias").alias("concept"),
+                       F.coalesce("rule", F.lit("self")).alias("rule"), "similarity"))
+    alias_changes = merge_changes(spark, conf, "concept_aliases", aliases, ["alias"])
 
-        merged = spark.createDataFrame(merges, "alias string, concept string, rule string, similarity double") if merges else \
-            spark.createDataFrame([], "alias string, concept string, rule string, similarity double")
-        aliases = (key_counts.select(F.col("key").alias("alias"))
-                   .join(merged, "alias", "left")
-                   .select("alias", F.coalesce("concept", "alias").alias("concept"),
-                           F.coalesce("rule", F.lit("self")).alias("rule"), "similarity"))
-        replace_where(spark, conf, "concept_aliases", aliases, "true")
+    amap = aliases.select(F.col("alias").alias("key"), F.col("concept").alias("canonical"))
+    m = (mentions.join(amap, mentions["concept"] == amap["key"])
+         .select("video_id", "surface", F.col("canonical").alias("concept")).join(videos, "video_id"))
+    kp = (read_table(spark, conf, "keyphrases").join(amap, F.col("concept") == F.col("key"))
+          .groupBy(F.col("canonical").alias("concept")).agg(F.count("*").alias("n_keyphrases")))
+    alias_info = (aliases.filter("rule != 'self'").join(key_counts.withColumnRenamed("key", "alias"), "alias")
+                  .groupBy("concept").agg(F.sort_array(F.collect_list(F.struct(
+                      "alias", "rule", "similarity", F.col("n").alias("n_mentions")))).alias("aliases")))
+    concepts = (m.groupBy("concept").agg(
+                    F.mode("surface", deterministic=True).alias("label"), F.count("*").alias("n_mentions"),
+                    F.countDistinct("video_id").alias("n_videos"),
+                    F.min_by("video_id", "upload_rank").alias("first_video_id"),
+                    F.min("upload_rank").alias("first_upload_rank"))
+                .join(alias_info, "concept", "left").join(kp, "concept", "left")
+                .select("concept", "label", "aliases", "n_mentions", F.coalesce("n_keyphrases", F.lit(0)).alias("n_keyphrases"),
+                        "n_videos", "first_video_id", "first_upload_rank"))
+    concept_changes = merge_changes(spark, conf, "concepts", concepts, ["concept"])
+    n = read_table(spark, conf, "concepts").count()
+    result.add(concepts=n, merged=len(merges), aliases_changed=sum(alias_changes.values()),
+               concepts_changed=sum(concept_changes.values()))
+    result.wrote += ["concept_aliases", "concepts"]
 
-        amap = aliases.select(F.col("alias").alias("key"), F.col("concept").alias("canonical"))
-        m = (mentions.join(amap, mentions["concept"] == amap["key"])
-             .select("video_id", "surface", F.col("canonical").alias("concept")).join(videos, "video_id"))
-        kp = (read_table(spark, conf, "keyphrases").join(amap, F.col("concept") == F.col("key"))
-              .groupBy(F.col("canonical").alias("concept")).agg(F.count("*").alias("n_keyphrases")))
-        alias_info = (aliases.filter("rule != 'self'").join(key_counts.withColumnRenamed("key", "alias"), "alias")
-                      .groupBy("concept").agg(F.sort_array(F.collect_list(F.struct(
-                          "alias", "rule", "similarity", F.col("n").alias("n_mentions")))).alias("aliases")))
-        concepts = (m.groupBy("concept").agg(
-                        F.mode("surface", deterministic=True).alias("label"), F.count("*").alias("n_mentions"),
-                        F.countDistinct("video_id").alias("n_videos"),
-                        F.min_by("video_id", "upload_rank").alias("first_video_id"),
-                        F.min("upload_rank").alias("first_upload_rank"))
-                    .join(alias_info, "concept", "left").join(kp, "concept", "left")
-                    .select("concept", "label", "aliases", "n_mentions", F.coalesce("n_keyphrases", F.lit(0)).alias("n_keyphrases"),
-                            "n_videos", "first_video_id", "first_upload_rank"))
-        replace_where(spark, conf, "concepts", concepts, "true")
-        n = read_table(spark, conf, "concepts").count()
-        commit_stamp(spark, conf, NAME, stamp)
-        result.add(concepts=n, merged=len(merges))
-        result.wrote += ["concept_aliases", "concepts", "stage_state"]
-        return result
+
+STAGE = Stage(
+    name=NAME, run=run, settings=settings,
+    inputs=("mentions", "keyphrases", "videos", "phrase_embeddings"), outputs=("concepts", "concept_aliases"),
+    doc="mentions + keyphrases + phrase embeddings -> concepts and explainable alias merges (gold).",
+)

@@ -9,12 +9,18 @@
 4. Commit per table, each one atomic: ``raw_records`` and ``quarantine`` rows of those files are
    replaced (``replaceWhere source_path IN (...)``), then ``source_files`` is merged. A crash before
    the last commit leaves the files unmarked, so the next run re-parses them and replaces the same rows.
+
+A file is identified by its content first: the same bytes (and format, manifest metadata) seen under
+another path (a moved checkout, an absolute instead of a relative manifest path) are the source already
+parsed, not a new one; only a path whose content changed, or new content, is parsed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Iterator
 
 import pyarrow as pa
@@ -22,27 +28,47 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from ..config import Config
+from ..formats import format_counts
+from ..schemas import table_specs
 from ..sources import SourceFile, discover
-from ..incremental import full_refresh
-from ..tables import in_list, merge_by_key, read_table, replace_where
-from . import StageResult, StageTimer
+from ..sqltext import in_list
+from ..stage import Settings, Stage, StageContext, file_digest, stable_json
+from ..tables import merge_by_key, read_table, replace_where
 
 NAME = "ingest"
-INPUTS = ()  # tables read
-OUTPUTS = ("raw_records", "source_files")  # tables this stage alone writes
-CONFIG = ("inputs", "ingest", "segments")  # conf sections its output depends on
 
-SEGMENT_TYPE = pa.list_(pa.struct([("start_s", pa.float64()), ("end_s", pa.float64()), ("text", pa.string())]))
-PARSED = pa.schema([
-    ("source_path", pa.string()), ("source_sha256", pa.string()), ("source_format", pa.string()),
-    ("format_detected_by", pa.string()), ("source_order", pa.int32()), ("record_kind", pa.string()),
-    ("record_idx", pa.int32()), ("record_ref", pa.string()), ("listing", pa.string()),
-    ("video_id", pa.string()), ("title", pa.string()), ("channel", pa.string()), ("url", pa.string()),
-    ("description", pa.string()), ("published_at", pa.timestamp("us", tz="UTC")), ("segments", SEGMENT_TYPE),
-    ("comment_text", pa.string()), ("is_reply", pa.bool_()), ("reply_to", pa.string()),
-    ("cited_s", pa.list_(pa.float64())), ("reason", pa.string()), ("action", pa.string()),
-    ("raw_excerpt", pa.string()), ("extra", pa.map_(pa.string(), pa.string())),
-])
+
+@lru_cache(maxsize=1)
+def parsed_schema() -> pa.Schema:
+    """What a worker returns per input file: raw records, plus the quarantine columns for problems
+    (all columns from ``schemas/``)."""
+    specs = table_specs()
+    return pa.schema([*specs["raw_records"].arrow_schema(exclude=["ingested_at"]),
+                      *specs["source_files"].arrow_schema(["format_detected_by"]),
+                      *specs["quarantine"].arrow_schema(["reason", "action", "raw_excerpt"])])
+
+
+def settings(conf: Config) -> Settings:
+    return Settings(output={"excerpt_chars": int(conf.get("ingest.excerpt_chars")),
+                            "max_file_mb": float(conf.get("ingest.max_file_mb")),
+                            "max_line_mb": float(conf.get("ingest.max_line_mb")),
+                            "words_per_second": float(conf.get("segments.words_per_second"))})
+
+
+def sources_fingerprint(conf: Config) -> str:
+    """The manifest's content plus path, size and mtime of every input file ``ingest`` would read (cheap:
+    no content hashing; when it differs the stage runs and compares content hashes per file)."""
+    stats = []
+    for src in discover(conf, conf.get("inputs.extra", []) or [], hash_files=False):
+        try:
+            st = src.path.stat()
+            stats.append((src.source_path, st.st_size, st.st_mtime_ns))
+        except OSError as exc:
+            stats.append((src.source_path, -1, str(exc)))
+    manifest = file_digest(conf.path("inputs.manifest"))
+    return hashlib.sha256(stable_json({"manifest": manifest, "files": stats}).encode()).hexdigest()[:16]
+
+
 SOURCE_COLUMNS = ["source_path", "abs_path", "sha256", "fmt", "meta_json", "source_order", "excerpt_chars", "words_per_second",
                   "max_line_chars"]
 
@@ -80,7 +106,7 @@ def parse_source_rows(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBa
                 rows.append({**common, "record_kind": "problem", "record_idx": 0, "record_ref": "file",
                              "reason": f"file_changed_while_reading: sha256 {src['sha256'][:12]} at discovery, {actual[:40]} when read; re-read next run",
                              "action": "dropped", "raw_excerpt": ""})
-                yield pa.RecordBatch.from_pylist(rows, schema=PARSED)
+                yield pa.RecordBatch.from_pylist(rows, schema=parsed_schema())
                 continue
             common.update(source_format=result.format, format_detected_by=result.detected_by)
             for idx, rec in enumerate(result.records):
@@ -103,13 +129,13 @@ def parse_source_rows(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBa
             if not rows:
                 rows.append({**common, "record_kind": "problem", "record_idx": 0, "record_ref": "file",
                              "reason": "empty_file: no records found", "action": "dropped", "raw_excerpt": ""})
-            yield pa.RecordBatch.from_pylist(rows, schema=PARSED)
+            yield pa.RecordBatch.from_pylist(rows, schema=parsed_schema())
 
 
 def _spark_schema():
     from pyspark.sql.pandas.types import from_arrow_schema
 
-    return from_arrow_schema(PARSED)
+    return from_arrow_schema(parsed_schema())
 
 
 def _unreadable_rows(spark: SparkSession, sources: list[SourceFile]):
@@ -117,84 +143,112 @@ def _unreadable_rows(spark: SparkSession, sources: list[SourceFile]):
     return spark.createDataFrame(rows, "source_path string, reason string, record_ref string, action string, raw_excerpt string")
 
 
-def run(spark: SparkSession, conf: Config) -> StageResult:
-    with StageTimer(NAME) as timer:
-        result = timer.result
-        sources = discover(conf, conf.get("inputs.extra", []) or [])
-        known = {r["source_path"]: r["fingerprint"] for r in
-                 read_table(spark, conf, "source_files").select("source_path", "fingerprint").collect()}
-        max_bytes = int(float(conf.get("ingest.max_file_mb")) * 1024 * 1024)
-        everything = full_refresh(conf)
-        for s in sources:
-            if not s.error and s.size > max_bytes:
-                s.error = f"file_too_large: {s.size / 2**20:.1f} MiB > ingest.max_file_mb={conf.get('ingest.max_file_mb')}"
-        # Unreadable inputs (loops, dangling links, paths out of the project, too large) are quarantined
-        # once; while the same reason stands they are not rewritten, so a re-run stays a no-op.
-        errored = [s.source_path for s in sources if s.error]
-        reported = set()
-        if errored:
-            reported = {(r["source_path"], r["reason"]) for r in read_table(spark, conf, "quarantine")
-                        .filter(f"stage = '{NAME}' AND record_ref = 'file' AND " + in_list("source_path", errored))
-                        .select("source_path", "reason").collect()}
-        changed = [s for s in sources if everything or
-                   ((s.source_path, s.error) not in reported if s.error else known.get(s.source_path) != s.fingerprint)]
-        readable = [s for s in changed if not s.error]
-        rejected = [s for s in changed if s.error]
-        timer.step("%d file(s): %d new or changed, %d unchanged, %d unreadable",
-                   len(sources), len(readable), len(sources) - len(changed), len(rejected))
-        result.add(files=len(sources), files_parsed=len(readable), files_unchanged=len(sources) - len(changed))
-        if not changed:
-            result.add(records=0, quarantined=0)
-            return result
+def _plan_files(sources: list[SourceFile], ledger: dict[str, str], reported: set, everything: bool) -> tuple[list, list, int]:
+    """(files to parse, unreadable files to quarantine, files already parsed under another path)."""
+    by_content = set(ledger.values())
+    parse, rejected, elsewhere = [], [], 0
+    for s in sources:
+        if s.error:
+            if everything or (s.source_path, s.error) not in reported:
+                rejected.append(s)
+        elif everything:
+            parse.append(s)
+        elif s.source_path in ledger:
+            if ledger[s.source_path] != s.fingerprint:
+                parse.append(s)  # this path's content changed
+        elif s.fingerprint in by_content:
+            elsewhere += 1       # the same content under another path: the same source, already parsed
+        else:
+            parse.append(s)
+    return parse, rejected, elsewhere
 
-        descriptors = [(s.source_path, str(s.path), s.sha256, s.fmt, json.dumps(s.meta, sort_keys=True), s.order,
-                        int(conf.get("ingest.excerpt_chars")), float(conf.get("segments.words_per_second")),
-                        int(float(conf.get("ingest.max_line_mb")) * 2**20))
-                       for s in readable]
-        desc_df = spark.createDataFrame(descriptors, "source_path string, abs_path string, sha256 string, fmt string, "
-                                        "meta_json string, source_order int, excerpt_chars int, words_per_second double, "
-                                        "max_line_chars bigint")
-        # One file per task: files parse in parallel, and a huge file never shares a worker's memory.
-        parsed = (desc_df.repartition(max(1, len(descriptors)), "source_path")
-                  .mapInArrow(parse_source_rows, _spark_schema())
-                  .withColumn("ingested_at", F.current_timestamp())
-                  .persist())
-        counts = {(r["source_path"], r["record_kind"]): r["n"] for r in
-                  parsed.groupBy("source_path", "record_kind").agg(F.count("*").alias("n")).collect()}
-        retry = {r["source_path"] for r in parsed.filter(F.col("reason").startswith("file_changed_while_reading")).select("source_path").distinct().collect()}
-        fmt_of = {r["source_path"]: (r["source_format"], r["format_detected_by"]) for r in
-                  parsed.select("source_path", "source_format", "format_detected_by").distinct().collect()}
 
-        paths = [s.source_path for s in changed]
-        raw = parsed.filter(F.col("record_kind").isin("video", "comment"))
-        replace_where(spark, conf, "raw_records", raw, in_list("source_path", paths))
-        problems = (parsed.filter(F.col("record_kind") == "problem")
-                    .select("source_path", "record_ref", "video_id", "reason", "action", "raw_excerpt"))
-        if rejected:
-            problems = problems.unionByName(_unreadable_rows(spark, rejected).withColumn("video_id", F.lit(None).cast("string")))
-        problems = problems.withColumn("stage", F.lit(NAME)).withColumn("seen_at", F.current_timestamp())
-        replace_where(spark, conf, "quarantine", problems, f"stage = '{NAME}' AND " + in_list("source_path", paths))
-        timer.step("wrote raw_records and quarantine for %d file(s)", len(paths))
+def run(ctx: StageContext) -> None:
+    spark, conf, result = ctx.spark, ctx.conf, ctx.result
+    sources = discover(conf, conf.get("inputs.extra", []) or [])
+    ledger = {r["source_path"]: r["fingerprint"] for r in
+              read_table(spark, conf, "source_files").select("source_path", "fingerprint").collect()}
+    max_bytes = int(float(ctx.settings["max_file_mb"]) * 1024 * 1024)
+    for s in sources:
+        if not s.error and s.size > max_bytes:
+            s.error = f"file_too_large: {s.size / 2**20:.1f} MiB > ingest.max_file_mb={conf.get('ingest.max_file_mb')}"
+    # Unreadable inputs (loops, dangling links, paths out of the project, too large) are quarantined
+    # once; while the same reason stands they are not rewritten, so a re-run stays a no-op.
+    errored = [s.source_path for s in sources if s.error]
+    reported = set()
+    if errored:
+        reported = {(r["source_path"], r["reason"]) for r in read_table(spark, conf, "quarantine")
+                    .filter(f"stage = '{NAME}' AND record_ref = 'file' AND " + in_list("source_path", errored))
+                    .select("source_path", "reason").collect()}
+    readable, rejected, elsewhere = _plan_files(sources, ledger, reported, ctx.full_refresh)
+    changed = readable + rejected
+    unchanged = len(sources) - len(changed)
+    ctx.step("%d file(s): %d new or changed, %d unchanged (%d of them seen before under another path), %d unreadable",
+             len(sources), len(readable), unchanged, elsewhere, len(rejected))
+    result.add(files=len(sources), files_parsed=len(readable), files_unchanged=unchanged)
+    if not changed:
+        result.add(records=0, quarantined=0)
+        return
 
-        ledger = []
-        now = datetime.now(timezone.utc)
-        for s in readable:
-            if s.source_path in retry:
-                continue
-            fmt, by = fmt_of.get(s.source_path, (None, None))
-            ledger.append((s.source_path, s.sha256, s.fingerprint, fmt, by, s.size,
-                           counts.get((s.source_path, "video"), 0), counts.get((s.source_path, "comment"), 0),
-                           counts.get((s.source_path, "problem"), 0), now))
-        if ledger or any(s.source_path in known for s in rejected):
-            # parsed files recorded; files that became unreadable forgotten, so they are re-read once fixed
-            ledger_df = spark.createDataFrame(ledger, read_table(spark, conf, "source_files").schema)
-            gone = [s.source_path for s in rejected if s.source_path in known]
-            merge_by_key(spark, conf, "source_files", ledger_df, ["source_path"],
-                         delete_missing="t." + in_list("source_path", gone) if gone else None)
-        parsed.unpersist()
-        n_problems = sum(v for (p, k), v in counts.items() if k == "problem") + len(rejected)
-        result.add(videos_parsed=sum(v for (p, k), v in counts.items() if k == "video"),
-                   comments_parsed=sum(v for (p, k), v in counts.items() if k == "comment"),
-                   quarantined=n_problems)
-        result.wrote += ["raw_records", "quarantine", "source_files"]
-        return result
+    descriptors = [(s.source_path, str(s.path), s.sha256, s.fmt, json.dumps(s.meta, sort_keys=True), s.order,
+                    int(ctx.settings["excerpt_chars"]), float(ctx.settings["words_per_second"]),
+                    int(float(ctx.settings["max_line_mb"]) * 2**20))
+                   for s in readable]
+    desc_df = spark.createDataFrame(descriptors, "source_path string, abs_path string, sha256 string, fmt string, "
+                                    "meta_json string, source_order int, excerpt_chars int, words_per_second double, "
+                                    "max_line_chars bigint")
+    # One file per task: files parse in parallel, and a huge file never shares a worker's memory.
+    parsed = (desc_df.repartition(max(1, len(descriptors)), "source_path")
+              .mapInArrow(parse_source_rows, _spark_schema())
+              .withColumn("ingested_at", F.current_timestamp())
+              .persist())
+    counts = {(r["source_path"], r["record_kind"]): r["n"] for r in
+              parsed.groupBy("source_path", "record_kind").agg(F.count("*").alias("n")).collect()}
+    retry = {r["source_path"] for r in parsed.filter(F.col("reason").startswith("file_changed_while_reading")).select("source_path").distinct().collect()}
+    fmt_of = {r["source_path"]: (r["source_format"], r["format_detected_by"]) for r in
+              parsed.select("source_path", "source_format", "format_detected_by").distinct().collect()}
+
+    paths = [s.source_path for s in changed]
+    raw = parsed.filter(F.col("record_kind").isin("video", "comment"))
+    replace_where(spark, conf, "raw_records", raw, in_list("source_path", paths))
+    problems = (parsed.filter(F.col("record_kind") == "problem")
+                .select("source_path", "record_ref", "video_id", "reason", "action", "raw_excerpt"))
+    if rejected:
+        problems = problems.unionByName(_unreadable_rows(spark, rejected).withColumn("video_id", F.lit(None).cast("string")))
+    problems = problems.withColumn("stage", F.lit(NAME)).withColumn("seen_at", F.current_timestamp())
+    replace_where(spark, conf, "quarantine", problems, f"stage = '{NAME}' AND " + in_list("source_path", paths))
+    ctx.step("wrote raw_records and quarantine for %d file(s)", len(paths))
+
+    rows = []
+    now = datetime.now(timezone.utc)
+    for s in readable:
+        if s.source_path in retry:
+            continue
+        fmt, by = fmt_of.get(s.source_path, (None, None))
+        rows.append((s.source_path, s.sha256, s.fingerprint, fmt, by, s.size,
+                     counts.get((s.source_path, "video"), 0), counts.get((s.source_path, "comment"), 0),
+                     counts.get((s.source_path, "problem"), 0), now))
+    if rows or any(s.source_path in ledger for s in rejected):
+        # parsed files recorded; files that became unreadable forgotten, so they are re-read once fixed
+        ledger_df = spark.createDataFrame(rows, read_table(spark, conf, "source_files").schema)
+        gone = [s.source_path for s in rejected if s.source_path in ledger]
+        merge_by_key(spark, conf, "source_files", ledger_df, ["source_path"],
+                     delete_missing="t." + in_list("source_path", gone) if gone else None)
+    parsed.unpersist()
+    n_problems = sum(v for (p, k), v in counts.items() if k == "problem") + len(rejected)
+    result.add(videos_parsed=sum(v for (p, k), v in counts.items() if k == "video"),
+               comments_parsed=sum(v for (p, k), v in counts.items() if k == "comment"),
+               quarantined=n_problems, **format_counts(fmt for fmt, _ in fmt_of.values()))
+    result.wrote += ["raw_records", "quarantine", "source_files"]
+
+
+def preflight(conf: Config) -> None:
+    """A missing input or a bad manifest is one error line before any JVM starts."""
+    discover(conf, conf.get("inputs.extra", []) or [], hash_files=False)
+
+
+STAGE = Stage(
+    name=NAME, run=run, settings=settings, sources=sources_fingerprint, preflight=preflight,
+    inputs=(), outputs=("raw_records", "source_files"), writes=("quarantine",),
+    doc="Input files -> raw_records (bronze), one task per file; a ledger of parsed files by content.",
+)

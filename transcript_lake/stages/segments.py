@@ -4,14 +4,14 @@ Per video, in Spark:
 - one record per ``video_id``: a video found in two files (or twice in one) keeps the record of the
   earliest source in manifest order; the others are quarantined (``duplicate_video_id``);
 - ``content_sha256`` = hash of the kept record + duplicates + this stage's settings; only videos
-  whose hash changed (or that disappeared) are rebuilt, so an unchanged lake costs a join of
-  one row per video and no write;
+  whose hash differs from the stage's marker (or that disappeared) are rebuilt, so an unchanged lake
+  costs a join of one row per video and no write;
 - segments are exploded (``posexplode``), validated (missing / NaN / negative / absurd / reversed
   timestamps, empty text -> quarantine, dropped), ordered by time (``seg_idx``), and overlaps beyond
   ``segments.overlap_tolerance_s`` clip the earlier segment's end (quarantined as ``repaired``);
 - chapters are parsed from descriptions in the Python workers.
 Commits: segments, chapters, quarantine, comments (replaceWhere per video / source), then ``videos``
-(MERGE) last: its ``content_sha256`` marks a video done, so a crash before it makes the next run
+(MERGE); the orchestrator writes the per-video markers last, so a crash before them makes the next run
 rebuild exactly the same rows.
 """
 
@@ -26,31 +26,31 @@ from pyspark.sql import functions as F
 
 from ..chapters import parse_chapters
 from ..config import Config
-from ..incremental import full_refresh
-from ..tables import in_list, merge_by_key, read_table, replace_where
-from . import StageResult, StageTimer
+from ..schemas import table_specs
+from ..sqltext import in_list
+from ..stage import Settings, Stage, StageContext
+from ..tables import merge_by_key, read_table, replace_where
 
 NAME = "segments"
-INPUTS = ("raw_records",)  # tables read
-OUTPUTS = ("videos", "segments", "chapters", "comments")  # tables this stage alone writes
-CONFIG = ("segments",)  # conf sections its output depends on
 
-CHAPTER_SCHEMA = pa.schema([("video_id", pa.string()), ("chapter_idx", pa.int32()), ("start_s", pa.float64()),
-                            ("end_s", pa.float64()), ("title", pa.string())])
+
+def settings(conf: Config) -> Settings:
+    return Settings(output={k: conf.get(f"segments.{k}") for k in ("overlap_tolerance_s", "max_timestamp_s")})
 
 
 def chapter_rows(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     """``mapInArrow`` body: (video_id, description, duration_s) -> chapter rows."""
+    schema = table_specs()["chapters"].arrow_schema()
     for batch in batches:
         rows = []
         for v in batch.to_pylist():
             for idx, (start, end, title) in enumerate(parse_chapters(v["description"], v["duration_s"])):
                 rows.append({"video_id": v["video_id"], "chapter_idx": idx, "start_s": start, "end_s": end, "title": title})
-        yield pa.RecordBatch.from_pylist(rows, schema=CHAPTER_SCHEMA)
+        yield pa.RecordBatch.from_pylist(rows, schema=schema)
 
 
-def _settings(conf: Config) -> str:
-    return json.dumps({k: conf.get(f"segments.{k}") for k in ("overlap_tolerance_s", "max_timestamp_s")}, sort_keys=True)
+def _settings_text(conf: Config) -> str:
+    return json.dumps(settings(conf).output, sort_keys=True)
 
 
 def resolve_videos(raw: DataFrame, conf: Config) -> tuple[DataFrame, DataFrame]:
@@ -64,7 +64,7 @@ def resolve_videos(raw: DataFrame, conf: Config) -> tuple[DataFrame, DataFrame]:
     kept = (ranked.filter("dup_rank = 1").join(dup_list, "video_id", "left")
             .withColumn("content_sha256", F.sha2(F.to_json(F.struct(
                 "title", "channel", "url", "description", "published_at", "source_path", "source_format",
-                "segments", "dups", F.lit(_settings(conf)).alias("settings"))), 256)))
+                "segments", "dups", F.lit(_settings_text(conf)).alias("settings"))), 256)))
     # Upload order: dated videos by date; then manifest order; inside a file, its listing order.
     position = F.when(F.col("listing") == "newest_first", -F.col("record_idx")).otherwise(F.col("record_idx"))
     rank = Window.orderBy(F.col("published_at").asc_nulls_last(), "source_order", position, "video_id")
@@ -107,7 +107,7 @@ def validate_segments(kept: DataFrame, conf: Config) -> DataFrame:
     return good.drop("next_start", "prev_pos").unionByName(bad)
 
 
-def _comments(spark: SparkSession, conf: Config, raw: DataFrame, timer: StageTimer) -> int:
+def _comments(spark: SparkSession, conf: Config, raw: DataFrame, ctx: StageContext) -> int:
     """Rebuild comments of sources whose content changed; returns duplicates removed (0 if nothing to do)."""
     src = raw.filter(F.col("record_kind") == "comment")
     have = {(r[0], r[1]) for r in read_table(spark, conf, "comments").select("source_path", "source_sha256").distinct().collect()}
@@ -127,71 +127,75 @@ def _comments(spark: SparkSession, conf: Config, raw: DataFrame, timer: StageTim
     replace_where(spark, conf, "comments", rows, in_list("source_path", todo))
     stats = read_table(spark, conf, "comments").filter(in_list("source_path", todo)).agg(
         F.count("*").alias("n"), F.sum(F.col("n_copies") - 1).alias("dups")).collect()[0]
-    timer.step("comments: %d kept from %d source(s), %d duplicate(s) removed", stats["n"], len(todo), stats["dups"] or 0)
+    ctx.step("comments: %d kept from %d source(s), %d duplicate(s) removed", stats["n"], len(todo), stats["dups"] or 0)
     return int(stats["dups"] or 0)
 
 
-def run(spark: SparkSession, conf: Config) -> StageResult:
-    with StageTimer(NAME) as timer:
-        result = timer.result
-        raw = read_table(spark, conf, "raw_records")
-        kept, dups = resolve_videos(raw, conf)
-        kept = kept.persist()
-        old = read_table(spark, conf, "videos").select("video_id", F.col("content_sha256").alias("old_sha"),
-                                                        F.col("upload_rank").alias("old_rank"))
-        state = kept.select("video_id", "content_sha256", "upload_rank").join(old, "video_id", "full_outer").collect()
-        everything = full_refresh(conf)
-        changed = sorted(r["video_id"] for r in state if r["content_sha256"] and (everything or r["content_sha256"] != r["old_sha"]))
-        removed = sorted(r["video_id"] for r in state if r["content_sha256"] is None)
-        reranked = sorted(r["video_id"] for r in state if r["content_sha256"] and r["content_sha256"] == r["old_sha"]
-                          and r["upload_rank"] != r["old_rank"])
-        timer.step("%d video(s): %d new or changed, %d removed, %d re-ranked, %d unchanged", len(state) - len(removed),
-                   len(changed), len(removed), len(reranked), len(state) - len(changed) - len(removed) - len(reranked))
-        dup_comments = _comments(spark, conf, raw, timer)
-        result.add(videos=len(state) - len(removed), videos_rebuilt=len(changed), videos_removed=len(removed))
-        if not (changed or removed or reranked):
-            result.add(segments_written=0, quarantined=0, comment_duplicates_removed=dup_comments)
-            kept.unpersist()
-            return result
-
-        touched = in_list("video_id", changed + removed)
-        todo = kept.filter(in_list("video_id", changed))
-        checked = validate_segments(todo, conf).persist()
-        good = checked.filter(F.col("problem").isNull())
-        replace_where(spark, conf, "segments", good.select(
-            "video_id", F.col("seg_idx").cast("int"), "start_s", "end_s", "text",
-            F.size(F.split("text", " ")).cast("int").alias("n_words")), touched)
-        stats = good.groupBy("video_id").agg(F.count("*").cast("int").alias("n_segments"), F.max("end_s").alias("duration_s"))
-        timer.step("segments written for %d video(s)", len(changed))
-
-        chapters = (todo.select("video_id", "description").join(stats, "video_id", "left")
-                    .select("video_id", "description", "duration_s").mapInArrow(chapter_rows, "video_id string, chapter_idx int, start_s double, end_s double, title string"))
-        replace_where(spark, conf, "chapters", chapters, touched)
-
-        seg_problems = checked.filter(F.col("problem").isNotNull() | F.col("repair").isNotNull()).select(
-            "source_path", F.concat(F.col("record_ref"), F.lit(" segment "), F.col("pos").cast("string")).alias("record_ref"),
-            "video_id", F.coalesce("problem", "repair").alias("reason"),
-            F.when(F.col("problem").isNotNull(), "dropped").otherwise("repaired").alias("action"), "raw_excerpt")
-        dup_problems = dups.filter(in_list("video_id", changed)).select(
-            "source_path", "record_ref", "video_id",
-            F.concat(F.lit("duplicate_video_id: also in "), F.col("kept_ref"), F.lit(" (earlier in manifest order), which is kept")).alias("reason"),
-            F.lit("dropped").alias("action"), F.substring("title", 1, 300).alias("raw_excerpt"))
-        problems = seg_problems.unionByName(dup_problems).withColumn("stage", F.lit(NAME)).withColumn("seen_at", F.current_timestamp())
-        replace_where(spark, conf, "quarantine", problems, f"stage = '{NAME}' AND " + touched)
-        n_problems = read_table(spark, conf, "quarantine").filter(f"stage = '{NAME}' AND " + touched).count()
-
-        rebuilt = (todo.join(stats, "video_id", "left").select(
-            "video_id", "title", "channel", "url", "description", "source_format", "source_path", "content_sha256",
-            "duration_s", F.coalesce("n_segments", F.lit(0)).alias("n_segments"), "published_at", "upload_rank",
-            F.current_timestamp().alias("ingested_at")))
-        if reranked:
-            moved = (read_table(spark, conf, "videos").filter(in_list("video_id", reranked)).drop("upload_rank")
-                     .join(kept.select("video_id", "upload_rank"), "video_id"))
-            rebuilt = rebuilt.unionByName(moved)
-        merge_by_key(spark, conf, "videos", rebuilt, ["video_id"], delete_missing="t." + in_list("video_id", removed) if removed else None)
-        n_segments = read_table(spark, conf, "segments").filter(touched).count()
-        checked.unpersist()
+def run(ctx: StageContext) -> None:
+    spark, conf, result = ctx.spark, ctx.conf, ctx.result
+    raw = read_table(spark, conf, "raw_records")
+    kept, dups = resolve_videos(raw, conf)
+    kept = kept.persist()
+    plan = ctx.plan_videos(kept.select("video_id", F.col("content_sha256").alias("upstream_hash")))
+    changed, removed = plan.changed, plan.removed
+    # Upload order can move without a video changing (a new, older video arrives): only its rank is updated.
+    old = read_table(spark, conf, "videos").select("video_id", F.col("upload_rank").alias("old_rank"))
+    reranked = sorted(r["video_id"] for r in kept.select("video_id", "upload_rank").join(old, "video_id")
+                      .filter(~F.col("video_id").isin(changed) & (F.col("upload_rank") != F.col("old_rank"))).collect())
+    ctx.step("%d video(s): %d new or changed, %d removed, %d re-ranked, %d unchanged", len(changed) + plan.unchanged,
+             len(changed), len(removed), len(reranked), plan.unchanged - len(reranked))
+    dup_comments = _comments(spark, conf, raw, ctx)
+    result.add(videos=len(changed) + plan.unchanged, videos_rebuilt=len(changed), videos_removed=len(removed))
+    if not (changed or removed or reranked):
+        result.add(segments_written=0, quarantined=0, comment_duplicates_removed=dup_comments)
         kept.unpersist()
-        result.add(segments_written=n_segments, quarantined=n_problems, comment_duplicates_removed=dup_comments)
-        result.wrote += ["segments", "chapters", "quarantine", "videos"]
-        return result
+        return
+
+    touched = in_list("video_id", changed + removed)
+    todo = kept.filter(in_list("video_id", changed))
+    checked = validate_segments(todo, conf).persist()
+    good = checked.filter(F.col("problem").isNull())
+    replace_where(spark, conf, "segments", good.select(
+        "video_id", F.col("seg_idx").cast("int"), "start_s", "end_s", "text",
+        F.size(F.split("text", " ")).cast("int").alias("n_words")), touched)
+    stats = good.groupBy("video_id").agg(F.count("*").cast("int").alias("n_segments"), F.max("end_s").alias("duration_s"))
+    ctx.step("segments written for %d video(s)", len(changed))
+
+    chapters = (todo.select("video_id", "description").join(stats, "video_id", "left")
+                .select("video_id", "description", "duration_s")
+                .mapInArrow(chapter_rows, table_specs()["chapters"].spark_schema()))
+    replace_where(spark, conf, "chapters", chapters, touched)
+
+    seg_problems = checked.filter(F.col("problem").isNotNull() | F.col("repair").isNotNull()).select(
+        "source_path", F.concat(F.col("record_ref"), F.lit(" segment "), F.col("pos").cast("string")).alias("record_ref"),
+        "video_id", F.coalesce("problem", "repair").alias("reason"),
+        F.when(F.col("problem").isNotNull(), "dropped").otherwise("repaired").alias("action"), "raw_excerpt")
+    dup_problems = dups.filter(in_list("video_id", changed)).select(
+        "source_path", "record_ref", "video_id",
+        F.concat(F.lit("duplicate_video_id: also in "), F.col("kept_ref"), F.lit(" (earlier in manifest order), which is kept")).alias("reason"),
+        F.lit("dropped").alias("action"), F.substring("title", 1, 300).alias("raw_excerpt"))
+    problems = seg_problems.unionByName(dup_problems).withColumn("stage", F.lit(NAME)).withColumn("seen_at", F.current_timestamp())
+    replace_where(spark, conf, "quarantine", problems, f"stage = '{NAME}' AND " + touched)
+    n_problems = read_table(spark, conf, "quarantine").filter(f"stage = '{NAME}' AND " + touched).count()
+
+    rebuilt = (todo.join(stats, "video_id", "left").select(
+        "video_id", "title", "channel", "url", "description", "source_format", "source_path", "content_sha256",
+        "duration_s", F.coalesce("n_segments", F.lit(0)).alias("n_segments"), "published_at", "upload_rank",
+        F.current_timestamp().alias("ingested_at")))
+    if reranked:
+        moved = (read_table(spark, conf, "videos").filter(in_list("video_id", reranked)).drop("upload_rank")
+                 .join(kept.select("video_id", "upload_rank"), "video_id"))
+        rebuilt = rebuilt.unionByName(moved)
+    merge_by_key(spark, conf, "videos", rebuilt, ["video_id"], delete_missing="t." + in_list("video_id", removed) if removed else None)
+    n_segments = read_table(spark, conf, "segments").filter(touched).count()
+    checked.unpersist()
+    kept.unpersist()
+    result.add(segments_written=n_segments, quarantined=n_problems, comment_duplicates_removed=dup_comments)
+    result.wrote += ["segments", "chapters", "quarantine", "videos"]
+
+
+STAGE = Stage(
+    name=NAME, run=run, settings=settings, per_video=True,
+    inputs=("raw_records",), outputs=("videos", "segments", "chapters", "comments"), writes=("quarantine",),
+    doc="raw_records -> videos, segments (exploded, validated, time-ordered), chapters, comments (silver).",
+)

@@ -9,13 +9,12 @@ worker (``nlp.models``), inputs batched:
    and appended (the cache survives runs).
 4. KeyBERT per window with its own phrases as candidates and the stored embeddings
    (``doc_embeddings`` / ``word_embeddings``): no re-encoding -> ``keyphrases``.
-Only videos whose windows or terms settings changed are processed (``stage_state``).
+Only videos whose windows or terms settings changed are processed (``stage_state``); the speed knobs
+(``nlp.device``, threads, batch sizes) change no row and rerun nothing.
 """
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
 from typing import Iterator
 
 import pyarrow as pa
@@ -24,36 +23,36 @@ from pyspark.sql import functions as F
 
 from ..config import Config
 from ..faults import writing
-from ..incremental import commit_markers, marker_hashes, plan_videos
-from ..tables import ensure_table, in_list, read_table, replace_where, sql_string
-from . import StageResult, StageTimer
+from ..schemas import table_specs
+from ..sqltext import in_list, sql_string
+from ..stage import Settings, Stage, StageContext, file_digest
+from ..tables import ensure_table, read_table, replace_where
 
 NAME = "terms"
-INPUTS = ("windows", "videos", "segments")  # tables read
-OUTPUTS = ("mentions", "window_embeddings", "phrase_embeddings", "keyphrases")  # tables this stage alone writes
-CONFIG = ("nlp.spacy_model", "nlp.embedding_model", "terms")  # conf sections (or keys) its output depends on; not the speed knobs
 NORMALISATION_VERSION = 3  # bump when concept_key() changes: every video is re-processed
-
-MENTION_SCHEMA = pa.schema([("video_id", pa.string()), ("window_idx", pa.int32()), ("seg_idx", pa.int32()),
-                            ("char_start", pa.int32()), ("surface", pa.string()), ("concept", pa.string()),
-                            ("phrase", pa.string()), ("kind", pa.string()), ("label", pa.string())])
-VECTOR = pa.list_(pa.float32())
-KEYPHRASE_SCHEMA = pa.schema([("video_id", pa.string()), ("window_idx", pa.int32()), ("start_s", pa.float64()),
-                              ("end_s", pa.float64()), ("phrase", pa.string()), ("concept", pa.string()),
-                              ("score", pa.float64()), ("rank", pa.int32())])
+MENTION_COLUMNS = ["video_id", "window_idx", "seg_idx", "char_start", "surface", "concept", "phrase", "kind", "label"]
 
 
-def nlp_settings(conf: Config) -> dict:
-    stop_path = conf.path("terms.stop_concepts")
-    stop_sha = hashlib.sha256(stop_path.read_bytes()).hexdigest() if stop_path.is_file() else None
-    return {
-        "spacy_model": conf.get("nlp.spacy_model"), "spacy_batch_size": int(conf.get("nlp.spacy_batch_size")),
-        "embedding_model": str(conf.get("nlp.embedding_model")), "device": conf.get("nlp.device"),
-        "embed_batch_size": int(conf.get("nlp.embed_batch_size")), "torch_threads": int(conf.get("nlp.torch_threads")),
-        "stop_concepts": str(stop_path), "stop_sha256": stop_sha, "top_k": int(conf.get("terms.keybert_top_k")),
-        "diversity": float(conf.get("terms.mmr_diversity")), "max_words": int(conf.get("terms.max_phrase_words")),
-        "normalisation": NORMALISATION_VERSION,
-    }
+def settings(conf: Config) -> Settings:
+    """What the terms depend on (models, stop list by content, KeyBERT settings), and the speed knobs
+    that never change a row (device, threads, batch sizes)."""
+    return Settings(
+        output={"spacy_model": conf.get("nlp.spacy_model"), "embedding_model": str(conf.get("nlp.embedding_model")),
+                "stop_concepts": file_digest(conf.path("terms.stop_concepts")),
+                "top_k": int(conf.get("terms.keybert_top_k")), "diversity": float(conf.get("terms.mmr_diversity")),
+                "max_words": int(conf.get("terms.max_phrase_words")), "normalisation": NORMALISATION_VERSION},
+        speed={"device": conf.get("nlp.device"), "torch_threads": int(conf.get("nlp.torch_threads")),
+               "spacy_batch_size": int(conf.get("nlp.spacy_batch_size")),
+               "embed_batch_size": int(conf.get("nlp.embed_batch_size")),
+               "windows_per_partition": int(conf.get("nlp.windows_per_partition"))})
+
+
+def worker_settings(conf: Config, s: Settings) -> dict:
+    """The plain dict shipped to the Python workers: every setting, plus the stop list's words (read
+    on the driver: executors of a cluster need not see conf/)."""
+    from ..nlp.concepts import load_stop_concepts
+
+    return {**s.output, **s.speed, "stop": sorted(load_stop_concepts(str(conf.path("terms.stop_concepts"))))}
 
 
 def _embedder_key(s: dict) -> tuple:
@@ -62,10 +61,8 @@ def _embedder_key(s: dict) -> tuple:
 
 def spacy_mentions(s: dict):
     """``mapInArrow`` body factory: windows -> mention rows (one spaCy load per worker)."""
-    from ..nlp.concepts import load_stop_concepts
-
-    # Read on the driver and shipped with the function: executors of a cluster need not see conf/.
-    stop = load_stop_concepts(s["stop_concepts"])
+    stop = frozenset(s["stop"])
+    schema = table_specs()["mentions"].arrow_schema(MENTION_COLUMNS)
 
     def fn(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         from ..nlp.mentions import extract_mentions, extract_title_mentions
@@ -83,22 +80,22 @@ def spacy_mentions(s: dict):
             for w, doc in zip(windows, docs):
                 for m in extract_mentions(doc, w["seg_from"], w["seg_offsets"], stop):
                     rows.append({"video_id": w["video_id"], "window_idx": w["window_idx"], **m})
-            yield pa.RecordBatch.from_pylist(rows, schema=MENTION_SCHEMA)
+            yield pa.RecordBatch.from_pylist(rows, schema=schema)
 
     return fn
 
 
-def embed_rows(s: dict, key_columns: list[tuple[str, pa.DataType]], text_column: str):
-    """``mapInArrow`` body factory: rows with ``text_column`` -> key columns + ``vector``."""
-    schema = pa.schema(key_columns + [("vector", VECTOR)])
+def embed_rows(s: dict, key_columns: list[str], text_column: str):
+    """``mapInArrow`` body factory: rows with ``text_column`` -> ``key_columns`` (passed through) + ``vector``."""
 
     def fn(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         from ..nlp.models import embed
 
         for batch in batches:
+            schema = pa.schema([batch.schema.field(n) for n in key_columns] + [("vector", pa.list_(pa.float32()))])
             texts = batch.column(text_column).to_pylist()
             vectors = embed(texts, s["embedding_model"], s["device"], s["torch_threads"], s["embed_batch_size"])
-            arrays = [batch.column(name) for name, _ in key_columns]
+            arrays = [batch.column(name) for name in key_columns]
             flat = pa.array(vectors.reshape(-1), type=pa.float32())
             offsets = pa.array([i * vectors.shape[1] for i in range(len(texts) + 1)], type=pa.int32())
             arrays.append(pa.ListArray.from_arrays(offsets, flat))
@@ -109,6 +106,7 @@ def embed_rows(s: dict, key_columns: list[tuple[str, pa.DataType]], text_column:
 
 def keybert_rows(s: dict):
     """``mapInArrow`` body factory: window + its vector + its candidates (phrase, concept, vector) -> keyphrases."""
+    schema = table_specs()["keyphrases"].arrow_schema()
 
     def fn(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         import numpy as np
@@ -129,19 +127,18 @@ def keybert_rows(s: dict):
                     rows.append({"video_id": w["video_id"], "window_idx": w["window_idx"], "start_s": w["start_s"],
                                  "end_s": w["end_s"], "phrase": phrase, "concept": concept_of.get(phrase, phrase),
                                  "score": score, "rank": rank})
-            yield pa.RecordBatch.from_pylist(rows, schema=KEYPHRASE_SCHEMA)
+            yield pa.RecordBatch.from_pylist(rows, schema=schema)
 
     return fn
 
 
-def _partitions(n_rows: int, conf: Config, spark: SparkSession) -> int:
+def _partitions(n_rows: int, s: dict, spark: SparkSession) -> int:
     """Several tasks per core: windows differ in length, and with one task per core the slowest
     decides the step's time. Python workers are reused, so models load once per worker anyway."""
-    per = int(conf.get("nlp.windows_per_partition"))
-    return max(4 * spark.sparkContext.defaultParallelism, -(-n_rows // per))
+    return max(4 * spark.sparkContext.defaultParallelism, -(-n_rows // int(s["windows_per_partition"])))
 
 
-def insert_new_phrases(spark: SparkSession, conf: Config, phrases: DataFrame, s: dict, timer) -> int:
+def insert_new_phrases(spark: SparkSession, conf: Config, phrases: DataFrame, s: dict, ctx: StageContext) -> int:
     """Embed the phrases the cache lacks for this model and insert them (MERGE, insert-only: idempotent)."""
     from delta.tables import DeltaTable
 
@@ -151,83 +148,87 @@ def insert_new_phrases(spark: SparkSession, conf: Config, phrases: DataFrame, s:
     todo = phrases.distinct().join(cached, "phrase", "left_anti").persist()
     n = todo.count()
     if n:
-        vectors = (todo.repartition(_partitions(n * 10 // 100, conf, spark))
-                   .mapInArrow(embed_rows(s, [("phrase", pa.string())], "phrase"), "phrase string, vector array<float>")
+        vectors = (todo.repartition(_partitions(n * 10 // 100, s, spark))
+                   .mapInArrow(embed_rows(s, ["phrase"], "phrase"), table_specs()["phrase_embeddings"].spark_schema(["phrase", "vector"]))
                    .select("phrase", F.lit(model).alias("model"), "vector", F.current_timestamp().alias("created_at")))
         with writing("phrase_embeddings"):
             (DeltaTable.forPath(spark, path).alias("t")
              .merge(vectors.alias("s"), "t.phrase = s.phrase AND t.model = s.model")
              .whenNotMatchedInsertAll().execute())
     todo.unpersist()
-    timer.step("phrase cache: %d new phrase(s) embedded for %s", n, model)
+    ctx.step("phrase cache: %d new phrase(s) embedded for %s", n, model)
     return n
 
 
-def run(spark: SparkSession, conf: Config) -> StageResult:
-    with StageTimer(NAME) as timer:
-        result = timer.result
-        s = nlp_settings(conf)
-        plan = plan_videos(spark, conf, NAME, marker_hashes(spark, conf, "windows"), s)
-        timer.step("%d video(s) to process, %d removed, %d unchanged", len(plan.changed), len(plan.removed), plan.unchanged)
-        result.add(videos_processed=len(plan.changed), videos_removed=len(plan.removed))
-        if plan.noop:
-            result.add(mentions=0, keyphrases=0, phrases_embedded=0)
-            return result
-        touched = in_list("video_id", plan.touched)
-        windows = read_table(spark, conf, "windows").filter(in_list("video_id", plan.changed))
-        n_windows = windows.count()
-        parts = _partitions(n_windows, conf, spark)
+def run(ctx: StageContext) -> None:
+    spark, conf, result = ctx.spark, ctx.conf, ctx.result
+    s = worker_settings(conf, ctx.settings)
+    plan = ctx.plan_videos(ctx.upstream("windows"))
+    ctx.step("%d video(s) to process, %d removed, %d unchanged", len(plan.changed), len(plan.removed), plan.unchanged)
+    result.add(videos_processed=len(plan.changed), videos_removed=len(plan.removed))
+    if plan.noop:
+        result.add(mentions=0, keyphrases=0, phrases_embedded=0)
+        return
+    touched = in_list("video_id", plan.touched)
+    windows = read_table(spark, conf, "windows").filter(in_list("video_id", plan.changed))
+    n_windows = windows.count()
+    parts = _partitions(n_windows, s, spark)
 
-        # 1. spaCy -> mentions (segment start time joined from segments). Video titles go through the
-        #    same pipeline as pseudo-window -1: the author's own words for the subject of the video.
-        titles = (read_table(spark, conf, "videos").filter(in_list("video_id", plan.changed))
-                  .select("video_id", F.lit(-1).alias("window_idx"), F.lit(0).alias("seg_from"),
-                          F.array(F.lit(0)).alias("seg_offsets"), F.coalesce("title", F.lit("")).alias("text")))
-        docs = windows.select("video_id", "window_idx", "seg_from", "seg_offsets", "text").unionByName(titles)
-        raw = (docs.repartition(parts)
-               .mapInArrow(spacy_mentions(s), "video_id string, window_idx int, seg_idx int, char_start int, surface string, "
-                           "concept string, phrase string, kind string, label string"))
-        is_title = F.col("window_idx") == -1
-        raw = (raw.withColumn("kind", F.when(is_title, F.lit("title")).otherwise(F.col("kind")))
-               .withColumn("seg_idx", F.when(is_title, F.lit(None).cast("int")).otherwise(F.col("seg_idx")))
-               .withColumn("window_idx", F.when(is_title, F.lit(None).cast("int")).otherwise(F.col("window_idx"))))
-        seg_times = read_table(spark, conf, "segments").filter(in_list("video_id", plan.changed)).select("video_id", "seg_idx", "start_s")
-        mentions = raw.join(seg_times, ["video_id", "seg_idx"], "left")
-        replace_where(spark, conf, "mentions", mentions, touched)
-        mentions = read_table(spark, conf, "mentions").filter(in_list("video_id", plan.changed))
-        n_mentions = mentions.count()
-        timer.step("spaCy: %d mention(s) in %d window(s)", n_mentions, n_windows)
+    # 1. spaCy -> mentions (segment start time joined from segments). Video titles go through the
+    #    same pipeline as pseudo-window -1: the author's own words for the subject of the video.
+    titles = (read_table(spark, conf, "videos").filter(in_list("video_id", plan.changed))
+              .select("video_id", F.lit(-1).alias("window_idx"), F.lit(0).alias("seg_from"),
+                      F.array(F.lit(0)).alias("seg_offsets"), F.coalesce("title", F.lit("")).alias("text")))
+    docs = windows.select("video_id", "window_idx", "seg_from", "seg_offsets", "text").unionByName(titles)
+    raw = (docs.repartition(parts)
+           .mapInArrow(spacy_mentions(s), table_specs()["mentions"].spark_schema(MENTION_COLUMNS)))
+    is_title = F.col("window_idx") == -1
+    raw = (raw.withColumn("kind", F.when(is_title, F.lit("title")).otherwise(F.col("kind")))
+           .withColumn("seg_idx", F.when(is_title, F.lit(None).cast("int")).otherwise(F.col("seg_idx")))
+           .withColumn("window_idx", F.when(is_title, F.lit(None).cast("int")).otherwise(F.col("window_idx"))))
+    seg_times = read_table(spark, conf, "segments").filter(in_list("video_id", plan.changed)).select("video_id", "seg_idx", "start_s")
+    mentions = raw.join(seg_times, ["video_id", "seg_idx"], "left")
+    replace_where(spark, conf, "mentions", mentions, touched)
+    mentions = read_table(spark, conf, "mentions").filter(in_list("video_id", plan.changed))
+    n_mentions = mentions.count()
+    ctx.step("spaCy: %d mention(s) in %d window(s)", n_mentions, n_windows)
 
-        # 2. window embeddings, each window once
-        model = s["embedding_model"]
-        wvec = (windows.select("video_id", "window_idx", "text").repartition(parts)
-                .mapInArrow(embed_rows(s, [("video_id", pa.string()), ("window_idx", pa.int32())], "text"),
-                            "video_id string, window_idx int, vector array<float>")
-                .select("video_id", "window_idx", F.lit(model).alias("model"), "vector"))
-        replace_where(spark, conf, "window_embeddings", wvec, f"model = {sql_string(model)} AND " + touched)
-        timer.step("embedded %d window(s)", n_windows)
+    # 2. window embeddings, each window once
+    model = s["embedding_model"]
+    keys = table_specs()["window_embeddings"]
+    wvec = (windows.select("video_id", "window_idx", "text").repartition(parts)
+            .mapInArrow(embed_rows(s, ["video_id", "window_idx"], "text"),
+                        keys.spark_schema(["video_id", "window_idx", "vector"]))
+            .select("video_id", "window_idx", F.lit(model).alias("model"), "vector"))
+    replace_where(spark, conf, "window_embeddings", wvec, f"model = {sql_string(model)} AND " + touched)
+    ctx.step("embedded %d window(s)", n_windows)
 
-        # 3. phrase cache: candidate phrases and concept keys, each embedded once ever per model
-        phrases = mentions.select("phrase").union(mentions.select(F.col("concept").alias("phrase")))
-        result.add(phrases_embedded=insert_new_phrases(spark, conf, phrases, s, timer))
+    # 3. phrase cache: candidate phrases and concept keys, each embedded once ever per model
+    phrases = mentions.select("phrase").union(mentions.select(F.col("concept").alias("phrase")))
+    result.add(phrases_embedded=insert_new_phrases(spark, conf, phrases, s, ctx))
 
-        # 4. KeyBERT with stored embeddings
-        cache = read_table(spark, conf, "phrase_embeddings").filter(F.col("model") == model).select("phrase", "vector")
-        per_window = (mentions.filter(F.col("window_idx").isNotNull()).groupBy("video_id", "window_idx", "phrase")
-                      .agg(F.mode("concept", deterministic=True).alias("concept"))
-                      .join(cache, "phrase")
-                      .groupBy("video_id", "window_idx")
-                      .agg(F.collect_list(F.struct("phrase", "concept", "vector")).alias("candidates")))
-        wv = read_table(spark, conf, "window_embeddings").filter(F.col("model") == model).filter(in_list("video_id", plan.changed))
-        inputs = (windows.select("video_id", "window_idx", "start_s", "end_s", "text")
-                  .join(wv.select("video_id", "window_idx", "vector"), ["video_id", "window_idx"])
-                  .join(per_window, ["video_id", "window_idx"], "left").repartition(parts))
-        keyphrases = inputs.mapInArrow(keybert_rows(s), "video_id string, window_idx int, start_s double, end_s double, "
-                                       "phrase string, concept string, score double, rank int")
-        replace_where(spark, conf, "keyphrases", keyphrases, touched)
-        n_kp = read_table(spark, conf, "keyphrases").filter(in_list("video_id", plan.changed)).count()
-        timer.step("KeyBERT: %d keyphrase(s)", n_kp)
-        commit_markers(spark, conf, plan)
-        result.add(windows=n_windows, mentions=n_mentions, keyphrases=n_kp)
-        result.wrote += ["mentions", "window_embeddings", "phrase_embeddings", "keyphrases", "stage_state"]
-        return result
+    # 4. KeyBERT with stored embeddings
+    cache = read_table(spark, conf, "phrase_embeddings").filter(F.col("model") == model).select("phrase", "vector")
+    per_window = (mentions.filter(F.col("window_idx").isNotNull()).groupBy("video_id", "window_idx", "phrase")
+                  .agg(F.mode("concept", deterministic=True).alias("concept"))
+                  .join(cache, "phrase")
+                  .groupBy("video_id", "window_idx")
+                  .agg(F.collect_list(F.struct("phrase", "concept", "vector")).alias("candidates")))
+    wv = read_table(spark, conf, "window_embeddings").filter(F.col("model") == model).filter(in_list("video_id", plan.changed))
+    inputs = (windows.select("video_id", "window_idx", "start_s", "end_s", "text")
+              .join(wv.select("video_id", "window_idx", "vector"), ["video_id", "window_idx"])
+              .join(per_window, ["video_id", "window_idx"], "left").repartition(parts))
+    keyphrases = inputs.mapInArrow(keybert_rows(s), table_specs()["keyphrases"].spark_schema())
+    replace_where(spark, conf, "keyphrases", keyphrases, touched)
+    n_kp = read_table(spark, conf, "keyphrases").filter(in_list("video_id", plan.changed)).count()
+    ctx.step("KeyBERT: %d keyphrase(s)", n_kp)
+    result.add(windows=n_windows, mentions=n_mentions, keyphrases=n_kp)
+    result.wrote += ["mentions", "window_embeddings", "phrase_embeddings", "keyphrases"]
+
+
+STAGE = Stage(
+    name=NAME, run=run, settings=settings, per_video=True,
+    inputs=("windows", "videos", "segments"),
+    outputs=("mentions", "window_embeddings", "phrase_embeddings", "keyphrases"),
+    doc="windows -> spaCy mentions, window and phrase embeddings, KeyBERT keyphrases (silver).",
+)

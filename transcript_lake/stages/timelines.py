@@ -6,12 +6,11 @@ time and are left out. All four tables are aggregations in Spark SQL over the si
 this scale), so a run recomputes them when any input's Delta version or the settings changed, and
 writes them with :func:`~transcript_lake.tables.merge_changes`: only rows whose values changed are
 rewritten, so adding one video rewrites that video's rows plus the corpus-wide figures it moves
-(tf-idf, trends, PMI). Unchanged inputs and settings: the stage does nothing.
+(tf-idf, trends, PMI). Unchanged inputs and settings: the orchestrator skips the stage.
 
 Example::
 
-    from transcript_lake.stages import timelines
-    timelines.run(spark, conf).metrics   # {'concept_timeline': '+812 ~0 -0', ...}
+    run_pipeline(spark, conf, ["timelines"]).results["timelines"].metrics   # {'concept_timeline': '+812 ~0 -0', ...}
 """
 
 from __future__ import annotations
@@ -22,21 +21,17 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from ..config import Config
-from ..incremental import commit_stamp, whole_table_stamp
-from ..tables import delta_exists, merge_changes, read_table, table_path
-from . import StageResult, StageTimer
+from ..stage import Settings, Stage, StageContext
+from ..tables import merge_changes, read_table
 
 NAME = "timelines"
-INPUTS = ("mentions", "keyphrases", "concept_aliases", "videos")  # tables read
-OUTPUTS = ("concept_timeline", "concept_video", "concept_trend", "concept_cooccurrence")  # tables this stage alone writes
-CONFIG = ("timelines",)  # conf sections its output depends on
 # Doubles are rounded so a recomputation that sums in another order does not count as a change.
 DIGITS = 6
 YOUTUBE_ID = r"^[A-Za-z0-9_-]{11}$"
 
 
-def timeline_settings(conf: Config) -> dict:
-    return {k: conf.get(f"timelines.{k}") for k in ("bucket_seconds", "url_template", "cooccurrence", "trend")}
+def settings(conf: Config) -> Settings:
+    return Settings(output={k: conf.get(f"timelines.{k}") for k in ("bucket_seconds", "url_template", "cooccurrence", "trend")})
 
 
 def _canonical(spark: SparkSession, conf: Config, rows: DataFrame) -> DataFrame:
@@ -170,38 +165,35 @@ def build_cooccurrence(mentions: DataFrame, keyphrases: DataFrame, settings: dic
             .select("concept", "other_concept", "windows_together", "windows_concept", "windows_other", "pmi", "npmi", "rank"))
 
 
-def run(spark: SparkSession, conf: Config) -> StageResult:
-    with StageTimer(NAME) as timer:
-        result = timer.result
-        settings = timeline_settings(conf)
-        stamp, unchanged = whole_table_stamp(spark, conf, NAME, INPUTS, settings)
-        if unchanged and all(delta_exists(spark, table_path(conf, t)) for t in OUTPUTS):
-            timer.step("inputs and settings unchanged since the last run")
-            result.add(rows_changed=0)
-            return result
+def run(ctx: StageContext) -> None:
+    spark, conf, result, settings = ctx.spark, ctx.conf, ctx.result, ctx.settings.output
+    bucket_s = float(settings["bucket_seconds"])
+    mentions = canonical_mentions(spark, conf).cache()
+    keyphrases = canonical_keyphrases(spark, conf, mentions).cache()
+    links = video_links(conf, read_table(spark, conf, "videos")).cache()
+    concept_video = build_concept_video(mentions, keyphrases, links, bucket_s).cache()
+    outputs = {
+        "concept_timeline": (build_timeline(mentions, keyphrases, links, bucket_s), ["concept", "video_id", "bucket_start_s"]),
+        "concept_video": (concept_video, ["concept", "video_id"]),
+        "concept_trend": (build_trend(concept_video, links, settings["trend"]), ["concept", "video_id"]),
+        "concept_cooccurrence": (build_cooccurrence(mentions, keyphrases, settings["cooccurrence"]), ["concept", "other_concept"]),
+    }
+    changed = 0
+    for name, (df, keys) in outputs.items():
+        counts = merge_changes(spark, conf, name, df, keys)
+        changed += sum(counts.values())
+        result.add(**{name: f"+{counts['inserted']} ~{counts['updated']} -{counts['deleted']}"})
+        if sum(counts.values()):
+            result.wrote.append(name)
+        ctx.step("%s: %d inserted, %d updated, %d deleted", name, counts["inserted"], counts["updated"], counts["deleted"])
+    for df in (mentions, keyphrases, links, concept_video):
+        df.unpersist()
+    result.add(rows_changed=changed)
 
-        bucket_s = float(settings["bucket_seconds"])
-        mentions = canonical_mentions(spark, conf).cache()
-        keyphrases = canonical_keyphrases(spark, conf, mentions).cache()
-        links = video_links(conf, read_table(spark, conf, "videos")).cache()
-        concept_video = build_concept_video(mentions, keyphrases, links, bucket_s).cache()
-        outputs = {
-            "concept_timeline": (build_timeline(mentions, keyphrases, links, bucket_s), ["concept", "video_id", "bucket_start_s"]),
-            "concept_video": (concept_video, ["concept", "video_id"]),
-            "concept_trend": (build_trend(concept_video, links, settings["trend"]), ["concept", "video_id"]),
-            "concept_cooccurrence": (build_cooccurrence(mentions, keyphrases, settings["cooccurrence"]), ["concept", "other_concept"]),
-        }
-        changed = 0
-        for name, (df, keys) in outputs.items():
-            counts = merge_changes(spark, conf, name, df, keys)
-            changed += sum(counts.values())
-            result.add(**{name: f"+{counts['inserted']} ~{counts['updated']} -{counts['deleted']}"})
-            if sum(counts.values()):
-                result.wrote.append(name)
-            timer.step("%s: %d inserted, %d updated, %d deleted", name, counts["inserted"], counts["updated"], counts["deleted"])
-        for df in (mentions, keyphrases, links, concept_video):
-            df.unpersist()
-        commit_stamp(spark, conf, NAME, stamp)
-        result.add(rows_changed=changed)
-        result.wrote.append("stage_state")
-        return result
+
+STAGE = Stage(
+    name=NAME, run=run, settings=settings,
+    inputs=("mentions", "keyphrases", "concept_aliases", "videos"),
+    outputs=("concept_timeline", "concept_video", "concept_trend", "concept_cooccurrence"),
+    doc="Gold concept tables: per concept, video and minute; per concept and video; trends; co-occurrence.",
+)

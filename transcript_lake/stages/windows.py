@@ -12,26 +12,24 @@ from __future__ import annotations
 import bisect
 
 import pandas as pd
-from pyspark.sql import SparkSession
-from pyspark.sql import functions as F
 
 from ..config import Config
-from ..incremental import commit_markers, plan_videos
-from ..tables import in_list, read_table, replace_where
-from . import StageResult, StageTimer
+from ..schemas import table_specs
+from ..sqltext import in_list
+from ..stage import Settings, Stage, StageContext
+from ..tables import read_table, replace_where
 
 NAME = "windows"
-INPUTS = ("videos", "segments", "chapters")  # tables read
-OUTPUTS = ("windows",)  # tables this stage alone writes
-CONFIG = ("windows",)  # conf sections its output depends on
-SCHEMA = ("video_id string, window_idx int, start_s double, end_s double, seg_from int, seg_to int, "
-          "chapter_idx int, text string, n_words int, seg_offsets array<int>")
+
+
+def settings(conf: Config) -> Settings:
+    return Settings(output={k: conf.get(f"windows.{k}") for k in ("target_words", "target_seconds", "align_chapters")})
 
 
 def build_windows(segs: pd.DataFrame, chapters: pd.DataFrame, target_words: int, target_seconds: float,
                   align_chapters: bool) -> pd.DataFrame:
     """Windows of one video. ``segs``: seg_idx, start_s, end_s, text, n_words; ``chapters``: chapter_idx, start_s."""
-    columns = ["video_id", "window_idx", "start_s", "end_s", "seg_from", "seg_to", "chapter_idx", "text", "n_words", "seg_offsets"]
+    columns = table_specs()["windows"].column_names
     if segs.empty:
         return pd.DataFrame(columns=columns)
     video_id = segs["video_id"].iloc[0]
@@ -72,29 +70,33 @@ def build_windows(segs: pd.DataFrame, chapters: pd.DataFrame, target_words: int,
     return pd.DataFrame(out, columns=columns)
 
 
-def run(spark: SparkSession, conf: Config) -> StageResult:
-    with StageTimer(NAME) as timer:
-        result = timer.result
-        settings = {k: conf.get(f"windows.{k}") for k in ("target_words", "target_seconds", "align_chapters")}
-        upstream = read_table(spark, conf, "videos").select("video_id", F.col("content_sha256").alias("upstream_hash"))
-        plan = plan_videos(spark, conf, NAME, upstream, settings)
-        timer.step("%d video(s) to rebuild, %d removed, %d unchanged", len(plan.changed), len(plan.removed), plan.unchanged)
-        result.add(videos_rebuilt=len(plan.changed), videos_removed=len(plan.removed))
-        if plan.noop:
-            result.add(windows_written=0)
-            return result
-        tw, ts, align = int(settings["target_words"]), float(settings["target_seconds"]), bool(settings["align_chapters"])
+def run(ctx: StageContext) -> None:
+    spark, conf, result = ctx.spark, ctx.conf, ctx.result
+    plan = ctx.plan_videos(ctx.upstream("segments"))
+    ctx.step("%d video(s) to rebuild, %d removed, %d unchanged", len(plan.changed), len(plan.removed), plan.unchanged)
+    result.add(videos_rebuilt=len(plan.changed), videos_removed=len(plan.removed))
+    if plan.noop:
+        result.add(windows_written=0)
+        return
+    tw, ts = int(ctx.settings["target_words"]), float(ctx.settings["target_seconds"])
+    align = bool(ctx.settings["align_chapters"])
 
-        def per_video(segs: pd.DataFrame, chapters: pd.DataFrame) -> pd.DataFrame:
-            return build_windows(segs, chapters, tw, ts, align)
+    def per_video(segs: pd.DataFrame, chapters: pd.DataFrame) -> pd.DataFrame:
+        return build_windows(segs, chapters, tw, ts, align)
 
-        changed = in_list("video_id", plan.changed)
-        segs = read_table(spark, conf, "segments").filter(changed)
-        chapters = read_table(spark, conf, "chapters").filter(changed).select("video_id", "chapter_idx", "start_s")
-        windows = segs.groupBy("video_id").cogroup(chapters.groupBy("video_id")).applyInPandas(per_video, SCHEMA)
-        replace_where(spark, conf, "windows", windows, in_list("video_id", plan.touched))
-        n = read_table(spark, conf, "windows").filter(in_list("video_id", plan.touched)).count()
-        commit_markers(spark, conf, plan)
-        result.add(windows_written=n)
-        result.wrote += ["windows", "stage_state"]
-        return result
+    changed = in_list("video_id", plan.changed)
+    segs = read_table(spark, conf, "segments").filter(changed)
+    chapters = read_table(spark, conf, "chapters").filter(changed).select("video_id", "chapter_idx", "start_s")
+    windows = (segs.groupBy("video_id").cogroup(chapters.groupBy("video_id"))
+               .applyInPandas(per_video, table_specs()["windows"].spark_schema()))
+    replace_where(spark, conf, "windows", windows, in_list("video_id", plan.touched))
+    n = read_table(spark, conf, "windows").filter(in_list("video_id", plan.touched)).count()
+    result.add(windows_written=n)
+    result.wrote += ["windows"]
+
+
+STAGE = Stage(
+    name=NAME, run=run, settings=settings, per_video=True,
+    inputs=("videos", "segments", "chapters"), outputs=("windows",),
+    doc="segments + chapters -> windows: ~150-word / 60 s NLP documents that never cross a chapter (silver).",
+)
