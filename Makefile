@@ -16,7 +16,7 @@ ifeq ($(origin DELTA_IVY_SETTINGS), undefined)
   endif
 endif
 
-.PHONY: venv run test test-fast bench dist clean-lake clean
+.PHONY: venv run test test-fast bench dist docs clean-lake clean
 
 $(BIN)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (set PYTHON=/path/to/python3.11)"; exit 2; }
@@ -39,6 +39,10 @@ test-fast: venv
 # Cold / warm / one new video / scaling / baseline script: benchmarks/results/pipeline_bench.{json,md} (~40 min)
 bench: venv
 	$(PY) benchmarks/pipeline_bench.py
+
+# docs/tables.md is generated from schemas/*.sql (a test fails when it is stale)
+docs: venv
+	$(PY) -m transcript_lake.schemas > docs/tables.md
 
 # The library as a wheel for spark-submit --py-files (conf/ and schemas/ are bundled inside)
 dist: venv

@@ -84,6 +84,22 @@ def gold_lake(spark, tmp_path_factory):
     return conf, build(spark, conf)
 
 
+# One more video for a finished lake: a 4-segment SRT (one window).
+NEW_VIDEO = FIXTURES / "formats" / "makemore-intro.srt"
+# Speed knobs: they change no row, so a lake built with them changed is still a reference lake.
+SPEED_KNOBS = ["nlp.device=cpu", "nlp.torch_threads=2", "nlp.embed_batch_size=16", "nlp.spacy_batch_size=8",
+               "nlp.windows_per_partition=50", "topics.refit_share=0.2"]
+
+
+@pytest.fixture(scope="session")
+def gold_plus_one(spark, gold_lake, tmp_path_factory):
+    """The gold lake copied and given one more video in place, with the speed knobs changed: what the
+    incremental-run, portability and cluster tests compare against. ``(conf, results)``."""
+    conf = copy_lake(gold_lake[0], tmp_path_factory.mktemp("plus1") / "lake").with_overrides(
+        [*SPEED_KNOBS, f"inputs.extra=[{NEW_VIDEO}]"])
+    return conf, build(spark, conf)
+
+
 def copy_lake(conf, dst: Path):
     """A copy of ``conf``'s lake at ``dst`` and a config pointing at it (same settings and inputs)."""
     shutil.copytree(conf.get("lake.root"), dst)

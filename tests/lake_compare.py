@@ -25,12 +25,12 @@ def is_vector(f) -> bool:
     return isinstance(f.dataType, T.ArrayType) and isinstance(f.dataType.elementType, (T.DoubleType, T.FloatType))
 
 
-def comparable(df):
-    """Without volatile columns and embedding vectors (compared with a tolerance, see below);
-    doubles rounded to 4 places."""
+def comparable(df, ignore=frozenset()):
+    """Without volatile columns (and ``ignore``) and embedding vectors (compared with a tolerance, see
+    below); doubles rounded to 4 places."""
     cols = []
     for f in df.schema.fields:
-        if f.name in VOLATILE_COLUMNS or isinstance(f.dataType, T.TimestampType) or is_vector(f):
+        if f.name in VOLATILE_COLUMNS or f.name in ignore or isinstance(f.dataType, T.TimestampType) or is_vector(f):
             continue
         cols.append(rounded(F.col(f"`{f.name}`"), f.dataType).alias(f.name))
     return df.select(*cols)
@@ -64,7 +64,7 @@ def max_vector_difference(mine, theirs) -> float:
         return 0.0
     # rows matched on the scalar columns (they include each table's natural key)
     scalar = (T.StringType, T.IntegerType, T.LongType, T.ShortType, T.BooleanType, T.DateType)
-    keys = [f.name for f in comparable(mine).schema.fields if isinstance(f.dataType, scalar)]
+    keys = [f.name for f in comparable(mine, {"source_path"}).schema.fields if isinstance(f.dataType, scalar)]
     a = mine.select(*keys, *vec).toPandas().sort_values(keys).reset_index(drop=True)
     b = theirs.select(*keys, *vec).toPandas().sort_values(keys).reset_index(drop=True)
     assert a[keys].equals(b[keys])
@@ -79,8 +79,9 @@ def max_vector_difference(mine, theirs) -> float:
     return worst
 
 
-def assert_lakes_equal(spark, lake: Path, reference: Path, only=None) -> list[str]:
-    """Every non-ops table of ``reference`` (or ``only`` these) exists in ``lake`` with the same rows.
+def assert_lakes_equal(spark, lake: Path, reference: Path, only=None, ignore_columns=frozenset()) -> list[str]:
+    """Every non-ops table of ``reference`` (or ``only`` these) exists in ``lake`` with the same rows
+    (``ignore_columns``: informative columns expected to differ, e.g. ``source_path`` of a moved input).
     Returns the tables compared."""
     compared = []
     for table in delta_tables(reference):
@@ -89,7 +90,7 @@ def assert_lakes_equal(spark, lake: Path, reference: Path, only=None) -> list[st
         assert (Path(lake) / table / "_delta_log").is_dir(), f"{table} missing from {lake}"
         raw_mine = spark.read.format("delta").load(str(Path(lake) / table))
         raw_theirs = spark.read.format("delta").load(str(Path(reference) / table))
-        mine, theirs = comparable(raw_mine), comparable(raw_theirs)
+        mine, theirs = comparable(raw_mine, ignore_columns), comparable(raw_theirs, ignore_columns)
         assert mine.count() == theirs.count(), f"{table}: {mine.count()} rows, expected {theirs.count()}"
         assert mine.exceptAll(theirs).isEmpty() and theirs.exceptAll(mine).isEmpty(), f"{table} differs"
         assert max_vector_difference(raw_mine, raw_theirs) < 1e-4, f"{table}: embedding vectors differ"

@@ -46,18 +46,39 @@ def test_bad_override_is_one_clear_line():
     assert p.returncode == 2 and "must look like key.path=value" in p.stderr
 
 
+def readme_submit_line() -> str:
+    """The README's spark-submit line, exactly as shown."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    return next(l.split("#")[0].strip() for l in text.splitlines() if l.startswith(".venv/bin/transcript-lake submit "))
+
+
+def clean_env() -> dict:
+    """A new shell on a fresh clone: no venv on PATH, no PYSPARK_PYTHON, nothing activated."""
+    keep = {k: os.environ[k] for k in ("HOME", "JAVA_HOME", "DELTA_IVY_SETTINGS", "TMPDIR", "LANG") if k in os.environ}
+    venv_bin = str(Path(PY).parent)
+    return {**keep, "PATH": ":".join(p for p in os.environ.get("PATH", "").split(":") if p and p != venv_bin)}
+
+
+def test_submit_builds_a_spark_submit_line_that_needs_nothing_activated():
+    p = run([PY, "-m", "transcript_lake.cli", "submit", "--dry-run", "--master", "local[2]", "jobs/ingest.py", "--env", "test"])
+    assert p.returncode == 0, p.stderr
+    cmd = p.stdout.split()
+    assert cmd[0] == str(Path(PY).parent / "spark-submit") and cmd[1:3] == ["--master", "local[2]"]
+    assert "io.delta:delta-spark_2.13:4.0.1" in cmd and cmd[-3:] == ["jobs/ingest.py", "--env", "test"]
+
+
 @pytest.mark.slow
-def test_spark_submit_job_then_sql_by_name_from_a_new_process(tmp_path, small_corpus):
-    """``spark-submit jobs/ingest.py`` builds the lake; a new process queries transcripts.* by name."""
+def test_the_readme_spark_submit_line_runs_literally_in_a_clean_shell_then_sql_by_name(tmp_path, small_corpus):
+    """The README's line, as written, in a shell with nothing activated (the bug it once had: spark-submit's
+    launcher ran find_spark_home.py with the system python3, which has no pyspark); ``--only ingest`` on
+    the small corpus. Then a new process queries transcripts.* by name, through Spark and DuckDB."""
     conf = make_conf(tmp_path / "lake", small_manifest(small_corpus))
-    manifest = conf.get("inputs.manifest")
-    submit = Path(PY).parent / "spark-submit"
-    flags = run([PY, "-m", "transcript_lake.cli", "submit-args", "--env", "test"]).stdout.split()
-    assert flags[:2] == ["--packages", "io.delta:delta-spark_2.13:4.0.1"]
-    p = run([str(submit), "--master", "local[2]", *flags, "jobs/ingest.py", "--env", "test",
-             "--lake", str(tmp_path / "lake"), "--set", f"inputs.manifest={manifest}"])
-    assert p.returncode == 0, p.stderr[-3000:]
-    assert "segments" in p.stdout and "videos=5" in p.stdout
+    line = readme_submit_line()
+    assert line == ".venv/bin/transcript-lake submit jobs/pipeline.py --env local"
+    args = f" --only ingest --only segments --lake {tmp_path / 'lake'} --set inputs.manifest={conf.get('inputs.manifest')}"
+    p = subprocess.run(["bash", "-c", line + args], cwd=ROOT, env=clean_env(), capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, (p.stdout + p.stderr)[-3000:]
+    assert "2 stage(s) ran" in p.stdout + p.stderr and "videos=5" in p.stdout + p.stderr
     for engine in ("spark", "duckdb"):  # the JVM path and the embedded one answer alike
         q = run([PY, "-m", "transcript_lake.cli", "sql", "--engine", engine, "--env", "test", "--lake",
                  str(tmp_path / "lake"), "SELECT count(*) AS n_videos FROM transcripts.videos"])

@@ -104,13 +104,30 @@ def cmd_run(args) -> int:
             stage.preflight(conf)
     t0 = time.perf_counter()
     with lake_lock(conf):  # taken before the JVM starts: a second run on the lake fails in a second
-        # Stages address tables by path; names are registered as tables are touched and at the end of a
-        # run that changed something, so a no-op run does not pay for registering every table first.
-        spark = build_spark(conf, register=False)
-        summary = run_pipeline(spark, conf, chosen)
+        summary = _skip_without_spark(conf, chosen)
+        spark = None
+        if summary is None:
+            # Stages address tables by path; names are registered as tables are touched and at the end of
+            # a run that changed something, so a run does not pay for registering every table first.
+            spark = build_spark(conf, register=False)
+            summary = run_pipeline(spark, conf, chosen)
         summary.seconds = time.perf_counter() - t0  # JVM start included: what the user waited
         print(format_summary(spark, summary))
     return 0
+
+
+def _skip_without_spark(conf, chosen):
+    """When the Delta logs and the recorded fingerprints show that no chosen stage has anything to do
+    (a local lake), record the skipped run JVM-free and return its summary; else None (Spark runs)."""
+    from .lake import is_remote, lake_root, local_table_dir
+    from .pipeline import plan_pipeline, record_skipped_run
+
+    if is_remote(lake_root(conf)) or not (local_table_dir(conf, "pipeline_runs") / "_delta_log").is_dir():
+        return None
+    planned = plan_pipeline(None, conf, chosen)
+    if any(plan.run for _, _, plan in planned.values()):
+        return None
+    return record_skipped_run(conf, planned)
 
 
 def cmd_sql(args) -> int:
@@ -170,6 +187,9 @@ def submit_command(args) -> tuple[list[str], dict]:
     # PYSPARK_PYTHON: both must be this environment, whatever the calling shell has activated.
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
     env.setdefault("PYSPARK_PYTHON", sys.executable)
+    checkout = Path(args.job).resolve().parent.parent
+    if (checkout / "transcript_lake").is_dir():  # a job of a checkout: its Python workers import that code
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(checkout), env.get("PYTHONPATH")) if p)
     return cmd, env
 
 

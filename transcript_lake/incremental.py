@@ -34,6 +34,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from .config import Config
+from .lake import local_table_dir
 from .sqltext import in_list
 from .tables import merge_by_key, read_table, table_rows, table_version
 
@@ -80,11 +81,18 @@ def _present(versions: dict) -> dict:
     return {k: v for k, v in versions.items() if v is not None}
 
 
-def fingerprints(spark: SparkSession, conf: Config) -> dict[str, dict]:
-    """Per stage, the fingerprint recorded when it last finished (the ``'*'`` rows of ``stage_state``)."""
+def fingerprints(spark: SparkSession | None, conf: Config) -> dict[str, dict]:
+    """Per stage, the fingerprint recorded when it last finished (the ``'*'`` rows of ``stage_state``).
+    Without a Spark session (a local lake) it reads them JVM-free, with the ``deltalake`` reader."""
     if table_version(spark, conf, "stage_state") is None:
         return {}
-    rows = read_table(spark, conf, "stage_state").filter(F.col("video_id") == WHOLE_STAGE).select("stage", "settings").collect()
+    if spark is None:
+        from deltalake import DeltaTable
+
+        table = DeltaTable(str(local_table_dir(conf, "stage_state"))).to_pyarrow_table(columns=["stage", "video_id", "settings"])
+        rows = [r for r in table.to_pylist() if r["video_id"] == WHOLE_STAGE]
+    else:
+        rows = read_table(spark, conf, "stage_state").filter(F.col("video_id") == WHOLE_STAGE).select("stage", "settings").collect()
     out = {}
     for r in rows:
         try:
@@ -96,8 +104,9 @@ def fingerprints(spark: SparkSession, conf: Config) -> dict[str, dict]:
     return out
 
 
-def plan_stage(spark: SparkSession, conf: Config, stage, settings, last: dict | None, full_refresh: bool) -> StagePlan:
-    """Whether ``stage`` must run, and why (see the module docstring)."""
+def plan_stage(spark: SparkSession | None, conf: Config, stage, settings, last: dict | None, full_refresh: bool) -> StagePlan:
+    """Whether ``stage`` must run, and why (see the module docstring). JVM-free on a local lake
+    (``spark=None``): table versions come from listing ``_delta_log``."""
     plan = StagePlan(stage.name, settings.hash, settings.json,
                      _present({t: table_version(spark, conf, t) for t in stage.inputs}),
                      _present({t: table_version(spark, conf, t) for t in stage.outputs}),

@@ -26,14 +26,16 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Sequence
 
 from pyspark.sql import SparkSession
 
+from . import __version__
 from .catalog import register_lake
 from .config import Config
 from .incremental import StagePlan, commit_stage, fingerprints, plan_stage
-from .lake import lake_root, table_path
+from .lake import lake_root, local_table_dir, table_path
 from .lock import lake_lock
 from .registry import get_stage, select_stages, stage_names
 from .stage import Settings, Stage, StageContext, StageResult
@@ -113,21 +115,42 @@ def run_pipeline(spark: SparkSession, conf: Config, stages: Sequence[str] | None
         return _run_pipeline(spark, conf, stages)
 
 
-def _run_pipeline(spark: SparkSession, conf: Config, stages: Sequence[str] | None) -> PipelineSummary:
-    t0 = time.perf_counter()
-    run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
-    summary = PipelineSummary(run_id, conf)
+def _new_run_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+
+
+def plan_pipeline(spark: SparkSession | None, conf: Config, stages: Sequence[str] | None,
+                  last: dict | None = None) -> dict[str, tuple]:
+    """``{stage: (Stage, Settings, StagePlan)}`` for the chosen stages, in pipeline order, against the
+    recorded fingerprints ``last`` (read when not given). With ``spark=None`` (a local lake) no JVM is
+    needed: the CLI plans first and starts Spark only when a stage must run."""
     names = stage_names()
-    chosen = [n for n in names if n in set(stages or names)]
     for n in stages or ():
         get_stage(n)  # unknown name: one clear error
-    last = fingerprints(spark, conf)
+    last = fingerprints(spark, conf) if last is None else last
     refresh = full_refresh(conf)
-    pending: list[dict] = []  # skipped-stage rows, written together with the next stage's row
-    log.info("[pipeline] run %s: %s%s", run_id, " -> ".join(chosen), " (full refresh)" if refresh else "")
-    for i, name in enumerate(chosen, start=1):
+    plans = {}
+    for name in [n for n in names if n in set(stages or names)]:
         stage = get_stage(name)
         settings = stage_settings(conf, stage)
+        plans[name] = (stage, settings, plan_stage(spark, conf, stage, settings, last.get(name), refresh))
+    return plans
+
+
+def _run_pipeline(spark: SparkSession, conf: Config, stages: Sequence[str] | None) -> PipelineSummary:
+    t0 = time.perf_counter()
+    summary = PipelineSummary(_new_run_id(), conf)
+    run_id = summary.run_id
+    last = fingerprints(spark, conf)
+    planned = plan_pipeline(spark, conf, stages, last)
+    chosen = list(planned)
+    refresh = full_refresh(conf)
+    pending: list[dict] = []  # skipped-stage rows, written together with the next stage's row
+    log.info("[pipeline] run %s: %s%s (transcript_lake %s from %s)", run_id, " -> ".join(chosen),
+             " (full refresh)" if refresh else "", __version__, Path(__file__).resolve().parent)
+    for i, name in enumerate(chosen, start=1):
+        stage, settings, _ = planned[name]
+        # planned again just before it runs (a listing): the stages before it may have written its inputs
         plan = plan_stage(spark, conf, stage, settings, last.get(name), refresh)
         summary.plans[name] = plan
         started = datetime.now(timezone.utc)
@@ -177,13 +200,62 @@ def _run_pipeline(spark: SparkSession, conf: Config, stages: Sequence[str] | Non
         append_rows(spark, conf, "pipeline_runs", pending)
     if summary.ran:
         register_lake(spark, conf)  # tables a stage created become visible by name to later SQL
-    for plan in summary.plans.values():  # each stage's owned tables, counted when it ran (or carried over)
-        summary.table_counts.update(plan.rows_out or {})
+    _count_tables(summary)
     summary.seconds = time.perf_counter() - t0
     return summary
 
 
-def format_summary(spark: SparkSession, summary: PipelineSummary) -> str:
+def _count_tables(summary: PipelineSummary) -> None:
+    for plan in summary.plans.values():  # each stage's owned tables, counted when it ran (or carried over)
+        summary.table_counts.update(plan.rows_out or {})
+
+
+def record_skipped_run(conf: Config, planned: dict[str, tuple]) -> PipelineSummary:
+    """A run in which every stage is skipped, recorded without a JVM: the ``pipeline_runs`` rows are
+    appended with the ``deltalake`` writer (a local lake whose history table exists). Returns the summary."""
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    from .schemas import table_specs
+
+    summary = PipelineSummary(_new_run_id(), conf)
+    now = datetime.now(timezone.utc)
+    rows = []
+    for name, (stage, settings, plan) in planned.items():
+        assert not plan.run, name
+        result = StageResult(name, status="skipped", reason=plan.reason)
+        summary.results[name], summary.plans[name] = result, plan
+        row = _row(summary.run_id, plan, result, now, conf, settings, {})
+        summary.rows[name] = row
+        rows.append(row)
+    spec = table_specs()["pipeline_runs"]
+    schema = spec.arrow_schema(nullable=False)
+    maps = {c.name for c in spec.columns if c.type.upper().startswith("MAP")}
+    data = [{k: (sorted(v.items()) if k in maps and v is not None else v) for k, v in r.items()} for r in rows]
+    write_deltalake(str(local_table_dir(conf, "pipeline_runs")), pa.Table.from_pylist(data, schema=schema), mode="append")
+    _count_tables(summary)
+    log.info("[pipeline] run %s: every stage skipped (inputs and config unchanged); recorded without starting Spark",
+             summary.run_id)
+    return summary
+
+
+def quarantine_counts(spark: SparkSession | None, conf: Config) -> list[tuple[str, str, int]]:
+    """(stage, action, rows) of ``quarantine``; JVM-free on a local lake when ``spark`` is None."""
+    if table_version(spark, conf, "quarantine") is None:
+        return []
+    if spark is None:
+        from collections import Counter
+
+        from deltalake import DeltaTable
+
+        table = DeltaTable(str(local_table_dir(conf, "quarantine"))).to_pyarrow_table(columns=["stage", "action"])
+        counts = Counter(zip(table.column("stage").to_pylist(), table.column("action").to_pylist()))
+        return [(s, a, n) for (s, a), n in sorted(counts.items())]
+    q = spark.read.format("delta").load(table_path(conf, "quarantine"))
+    return [(r["stage"], r["action"], r["count"]) for r in q.groupBy("stage", "action").count().orderBy("stage", "action").collect()]
+
+
+def format_summary(spark: SparkSession | None, summary: PipelineSummary) -> str:
     """One screen: per stage what it did (or why it was skipped), then table sizes and problems."""
     conf = summary.conf
     ran = len(summary.ran)
@@ -196,11 +268,9 @@ def format_summary(spark: SparkSession, summary: PipelineSummary) -> str:
         shown = "  ".join(f"{k}={v:,}" if isinstance(v, int) else f"{k}={v}" for k, v in result.metrics.items())
         lines.append(f"  {name:<10} {result.seconds:6.1f} s  {shown}")
     lines.append("  rows       " + "  ".join(f"{k}={v:,}" for k, v in summary.table_counts.items()))
-    if table_version(spark, conf, "quarantine") is not None:
-        q = spark.read.format("delta").load(table_path(conf, "quarantine"))
-        by = q.groupBy("stage", "action").count().orderBy("stage", "action").collect()
-        if by:
-            lines.append("  quarantine " + "  ".join(f"{r['stage']}/{r['action']}={r['count']:,}" for r in by)
-                         + "   -> SELECT * FROM transcripts.quarantine")
+    by = quarantine_counts(spark, conf)
+    if by:
+        lines.append("  quarantine " + "  ".join(f"{s}/{a}={n:,}" for s, a, n in by)
+                     + "   -> SELECT * FROM transcripts.quarantine")
     lines.append(f"  history    SELECT * FROM transcripts.pipeline_runs WHERE run_id = '{summary.run_id}'")
     return "\n".join(lines)

@@ -86,11 +86,13 @@ class TableSpec:
         return T.StructType([T.StructField(c.name, spark_type(c.type), True if nullable else c.nullable)
                              for c in self._pick(columns, exclude)])
 
-    def arrow_schema(self, columns: Sequence[str] | None = None, exclude: Iterable[str] = ()):
-        """A pyarrow schema of the chosen columns (all nullable), for ``mapInArrow`` bodies."""
+    def arrow_schema(self, columns: Sequence[str] | None = None, exclude: Iterable[str] = (), nullable: bool = True):
+        """A pyarrow schema of the chosen columns: all nullable (``mapInArrow`` bodies), or with the DDL's
+        NOT NULL flags (``nullable=False``: rows written straight to the table)."""
         import pyarrow as pa
 
-        return pa.schema([(c.name, arrow_type(c.type)) for c in self._pick(columns, exclude)])
+        return pa.schema([pa.field(c.name, arrow_type(c.type), True if nullable else c.nullable)
+                          for c in self._pick(columns, exclude)])
 
     def ddl_string(self, columns: Sequence[str] | None = None, exclude: Iterable[str] = ()) -> str:
         """``"video_id string, window_idx int"``: the schema string ``mapInArrow`` / ``applyInPandas`` take."""
@@ -267,3 +269,54 @@ def creatable_views(available: set[str]) -> list[ViewSpec]:
             ready.add(v.name)
             pending.remove(v)
     return out
+
+
+# -- the table reference (docs/tables.md is generated from the DDL, never written by hand) ---------
+
+LAYERS = ("bronze", "silver", "gold", "ops")
+
+
+def _header_comment(ddl_text: str) -> str:
+    """The free-text comment lines above ``CREATE TABLE`` (not the layer/key tags)."""
+    lines = []
+    for line in ddl_text.splitlines():
+        if line.upper().startswith("CREATE"):
+            break
+        text = line.lstrip("-").strip()
+        if line.startswith("--") and not text.startswith(("layer:", "key:")):
+            lines.append(text)
+    return " ".join(lines)
+
+
+def tables_markdown() -> str:
+    """``docs/tables.md``: every table with its layer, key, what it holds and every column, from the DDL.
+
+    Regenerate with ``make docs`` (``python -m transcript_lake.schemas > docs/tables.md``); a test fails
+    when the file and the DDL disagree.
+    """
+    specs = table_specs()
+    out = ["# Tables", "",
+           "Generated from [`schemas/`](../schemas/) by `make docs` (do not edit by hand): the DDL is the one source",
+           "of every column, type, comment and natural key. Every table lives at `<lake>/<table>/` and is registered",
+           "as `transcripts.<table>`. Data flows one way: bronze → silver → gold; ops tables record runs.", ""]
+    out += ["| table | layer | natural key | what |", "|---|---|---|---|"]
+    ordered = sorted(specs.values(), key=lambda s: (LAYERS.index(s.layer) if s.layer in LAYERS else 9, s.name))
+    for s in ordered:
+        key = ", ".join(f"`{k}`" for k in s.key) if s.key else f"none ({s.key_note})"
+        out.append(f"| [`{s.name}`](#{s.name}) | {s.layer} | {key} | {_header_comment(s.ddl)} |")
+    for s in ordered:
+        out += ["", f"## {s.name}", "", f"{s.layer} · key: " + (", ".join(f"`{k}`" for k in s.key) if s.key else f"none — {s.key_note}"),
+                "", _header_comment(s.ddl), "", "| column | type | null | comment |", "|---|---|---|---|"]
+        for c in s.columns:
+            out.append(f"| `{c.name}` | `{c.type}` | {'yes' if c.nullable else 'no'} | {c.comment.replace('|', '/')} |")
+    views = view_specs()
+    out += ["", "## Views", "", "Declared in [`schemas/views/`](../schemas/views/); see [querying.md](querying.md).", "",
+            "| view | reads | what |", "|---|---|---|"]
+    for v in views.values():
+        what = " ".join(l.lstrip("-").strip() for l in v.sql.splitlines() if l.startswith("--") and "Example" not in l)
+        out.append(f"| `{v.name}` | {', '.join(f'`{n}`' for n in sorted(v.needs))} | {what} |")
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":
+    print(tables_markdown(), end="")

@@ -1,11 +1,14 @@
-"""Stages ``ingest`` (bronze) and ``segments`` (silver) with Spark and Delta for real, on fixtures cut
-from the corpus: what lands where, re-runs, changed and new files, bad input, content identity."""
+"""Stage ``ingest`` (bronze) with Spark and Delta for real, on fixtures cut from the corpus: re-runs,
+files identified by content (moved files re-keyed, not parsed again), new files, bad input."""
 
 from __future__ import annotations
 
 import json
 import math
 import shutil
+from pathlib import Path
+
+import yaml
 
 import pytest
 from pyspark.sql import functions as F
@@ -20,92 +23,43 @@ def rows(spark, conf, name, order):
     return [r.asDict() for r in table(spark, conf, name).orderBy(*order).collect()]
 
 
-@pytest.fixture(scope="module")
-def silver_lake(spark, tmp_path_factory):
-    """ingest + segments over a copy of the small corpus, built once for this module; tests that
-    change files or the lake work on :func:`fresh_copy`."""
-    base = tmp_path_factory.mktemp("silver")
-    shutil.copytree(FIXTURES / "corpus_small", base / "corpus")
-    conf = make_conf(base / "lake", small_manifest(base / "corpus"))
-    build(spark, conf, SILVER)
-    return conf, base
-
-
 @pytest.fixture
-def small_lake(spark, small_corpus, tmp_path):
-    """A private silver lake over a private corpus copy, for tests that edit input files."""
-    conf = make_conf(tmp_path / "lake", small_manifest(small_corpus))
-    return conf, build(spark, conf, SILVER), small_corpus
-
-
-@pytest.fixture
-def moved_lake(silver_lake, tmp_path):
-    """A copy of the silver lake and of its corpus in another folder: the same files under other paths."""
-    conf, base = silver_lake
-    shutil.copytree(base / "corpus", tmp_path / "corpus")
+def moved_lake(gold_lake, tmp_path):
+    """A copy of the gold lake and of its corpus in another folder: the same files under other paths."""
+    conf, _ = gold_lake
+    corpus = shutil.copytree(Path(conf.get("inputs.manifest")).parent / "corpus", tmp_path / "corpus")
     shutil.copytree(conf.get("lake.root"), tmp_path / "lake")
-    return make_conf(tmp_path / "lake", small_manifest(tmp_path / "corpus"))
+    manifest = tmp_path / "sources.yaml"
+    manifest.write_text(yaml.safe_dump({"sources": small_manifest(corpus)}), encoding="utf-8")
+    return conf.with_overrides([f"lake.root={tmp_path / 'lake'}", f"inputs.manifest={manifest}"]), corpus
 
 
-def test_small_corpus_lands_in_every_table(spark, silver_lake):
-    conf, _ = silver_lake
-    videos = {r["video_id"]: r for r in rows(spark, conf, "videos", ["upload_rank"])}
-    assert set(videos) == {"OWvy-fCWTBQ", "mV7bhf6b2Hs", "uNe5QGOJykE", "t3YJ5hKiMQ0", "vAmKB7iPkWw"}
-    # hf_viewer lists newest first: its last record is the oldest upload; then manifest order.
-    assert [v for v in videos] == ["uNe5QGOJykE", "mV7bhf6b2Hs", "OWvy-fCWTBQ", "t3YJ5hKiMQ0", "vAmKB7iPkWw"]
-    assert videos["vAmKB7iPkWw"]["n_segments"] == 40 and videos["vAmKB7iPkWw"]["source_format"] == "whisper_cpp"
-    assert videos["t3YJ5hKiMQ0"]["url"] == "https://www.youtube.com/watch?v=t3YJ5hKiMQ0"
-    seg = table(spark, conf, "segments")
-    per_video = {r["video_id"]: r["count"] for r in seg.groupBy("video_id").count().collect()}
-    assert per_video == {v: r["n_segments"] for v, r in videos.items()}
-    # seg_idx is 0..n-1 in time order within each video
-    check = seg.groupBy("video_id").agg(F.min("seg_idx").alias("lo"), F.max("seg_idx").alias("hi"), F.count("*").alias("n")).collect()
-    assert all(r["lo"] == 0 and r["hi"] == r["n"] - 1 for r in check)
-    first = seg.filter("video_id = 'vAmKB7iPkWw' AND seg_idx = 0").collect()[0]
-    assert (first["start_s"], first["end_s"]) == (0.0, 4.72) and first["n_words"] == len(first["text"].split())
-    chapters = table(spark, conf, "chapters").filter("video_id = 'OWvy-fCWTBQ'").orderBy("chapter_idx").collect()
-    assert chapters[0]["title"] == "Intro - announcing the new series" and chapters[1]["start_s"] == 120.0
-    assert table(spark, conf, "comments").count() == 40
-    # SQL by name, as a user would
-    assert spark.sql("SELECT count(*) AS n FROM transcripts.videos").collect()[0]["n"] == 5
+@pytest.fixture
+def small_lake(spark, moved_lake):
+    """A private lake over a private corpus copy, for tests that edit input files: the moved gold lake,
+    once its sources were re-keyed to the copied files."""
+    conf, corpus = moved_lake
+    return conf, build(spark, conf, SILVER), corpus
 
 
-def test_rerun_on_unchanged_input_writes_nothing(spark, moved_lake):
-    conf = moved_lake
-    # the copied corpus is the same content under other paths: the same sources, nothing parsed again
+def test_the_same_files_under_other_paths_are_re_keyed_not_parsed_again(spark, moved_lake):
+    conf, corpus = moved_lake
     first = build(spark, conf, SILVER)
-    assert first["ingest"].metrics["files_parsed"] == 0 and first["ingest"].reason == "input files changed"
-    assert first["segments"].status == "skipped"
+    assert first["ingest"].reason == "input files changed"
+    assert first["ingest"].metrics["files_parsed"] == 0 and first["ingest"].metrics["files_moved"] == 4
+    paths = {r["source_path"] for r in table(spark, conf, "source_files").collect()}
+    assert paths == {str(corpus / Path(e["path"]).name) for e in small_manifest(corpus)}
+    assert {r["source_path"] for r in table(spark, conf, "raw_records").select("source_path").distinct().collect()} <= paths
+    seg = first["segments"]  # the videos moved with their files: their rows stay, their source_path follows
+    assert seg.metrics["videos_rebuilt"] == 0
+    assert {r["source_path"] for r in table(spark, conf, "videos").collect()} <= paths
+    assert table(spark, conf, "quarantine").filter(F.col("reason").startswith("duplicate")).count() == 0
     before = versions(spark, conf)
     results = build(spark, conf, SILVER)
     assert versions(spark, conf) == before
     assert {r.status for r in results.values()} == {"skipped"}
     forced = build(spark, conf.with_overrides(["run.full_refresh=true"]), ["segments"])["segments"]
     assert forced.metrics["videos_rebuilt"] == 5  # a full refresh rebuilds every video, to the same rows
-
-
-def test_changed_file_replaces_exactly_that_video(spark, small_lake):
-    conf, _, corpus = small_lake
-    others_before = rows(spark, conf, "segments", ["video_id", "seg_idx"])
-    others_before = [r for r in others_before if r["video_id"] != "vAmKB7iPkWw"]
-    videos_before = {r["video_id"]: r for r in rows(spark, conf, "videos", ["video_id"])}
-    with open(corpus / "paligemma-head.whisper.txt", "a", encoding="utf-8") as fh:
-        fh.write("[00:03:00.000 --> 00:03:04.000]   And one more line about the vision encoder.\n")
-    results = build(spark, conf, SILVER)
-    assert results["ingest"].metrics["files_parsed"] == 1 and results["segments"].metrics["videos_rebuilt"] == 1
-    after = rows(spark, conf, "segments", ["video_id", "seg_idx"])
-    assert [r for r in after if r["video_id"] != "vAmKB7iPkWw"] == others_before
-    assert sum(1 for r in after if r["video_id"] == "vAmKB7iPkWw") == 41
-    videos_after = {r["video_id"]: r for r in rows(spark, conf, "videos", ["video_id"])}
-    for vid, row in videos_before.items():
-        if vid != "vAmKB7iPkWw":
-            assert videos_after[vid] == row  # untouched, ingested_at included
-    # raw_records replaced by source path only
-    from delta.tables import DeltaTable
-
-    last = DeltaTable.forPath(spark, table_path(conf, "raw_records")).history(1).collect()[0]
-    assert "paligemma-head.whisper.txt" in last["operationParameters"]["predicate"]
-    assert "epiphany3" not in last["operationParameters"]["predicate"]
 
 
 def test_new_file_adds_only_its_rows(spark, small_lake, tmp_path):
@@ -194,11 +148,11 @@ def test_bad_input_is_quarantined_with_reasons_and_the_rest_is_kept(spark, tmp_p
     assert versions(spark, conf) == before
 
 
-def test_second_reader_reads_the_tables(spark, silver_lake):
+def test_second_reader_reads_the_tables(spark, gold_lake):
     """The tables are plain Delta: the Rust-based ``deltalake`` reader (no JVM) sees the same rows."""
     from deltalake import DeltaTable as RustDeltaTable
 
-    conf, _ = silver_lake
+    conf, _ = gold_lake
     for name in ("videos", "segments", "chapters", "comments"):
         arrow = RustDeltaTable(table_path(conf, name)).to_pyarrow_table()
         assert arrow.num_rows == table(spark, conf, name).count() > 0

@@ -104,13 +104,11 @@ def test_quality_measures():
     assert npmi_coherence([["graph", "audio"]], docs) == -1.0
 
 
-def test_a_new_video_is_assigned_by_the_saved_model_without_refitting(spark, gold_lake, tmp_path):
+def test_a_new_video_is_assigned_by_the_saved_model_without_refitting(spark, gold_lake, gold_plus_one, tmp_path):
     """One more video (well under topics.refit_share of the windows): the saved model assigns its
     windows in Spark, sizes and the timeline follow, the fit is untouched; running again changes nothing."""
-    conf = copy_lake(gold_lake[0], tmp_path / "lake").with_overrides(
-        [f"inputs.extra=[{ROOT / 'tests/fixtures/formats/makemore-intro.srt'}]"])
-    fitted = load(spark, conf, "topic_runs").collect()[0]
-    results = build(spark, conf, ["ingest", "segments", "windows", "terms", "topics"])
+    fitted = load(spark, gold_lake[0], "topic_runs").collect()[0]
+    conf, results = gold_plus_one
     m = results["topics"].metrics
     assert m["refit"] == 0 and m["model_run_id"] == fitted["run_id"] and m["videos_assigned"] == 1
     wt = load(spark, conf, "window_topics")
@@ -121,11 +119,11 @@ def test_a_new_video_is_assigned_by_the_saved_model_without_refitting(spark, gol
     assert load(spark, conf, "topic_timeline").filter("video_id = 'makemore-intro'").count() >= 1
     runs = {r["run_id"]: r for r in load(spark, conf, "topic_runs").collect()}
     assert runs[m["run_id"]]["model_run_id"] == fitted["run_id"] and len(runs) == 2
-    before = versions(spark, conf)
-    again = build(spark, conf, ["topics"])["topics"]
-    assert again.status == "skipped"
-    assert versions(spark, conf) == before
-    forced = build(spark, conf.with_overrides(["run.full_refresh=true"]), ["topics"])["topics"]
+    again = copy_lake(conf, tmp_path / "lake")
+    before = versions(spark, again)
+    assert build(spark, again, ["topics"])["topics"].status == "skipped"
+    assert versions(spark, again) == before
+    forced = build(spark, again.with_overrides(["run.full_refresh=true"]), ["topics"])["topics"]
     assert forced.metrics["refit"] == 1  # --full-refresh refits whatever the share
 
 

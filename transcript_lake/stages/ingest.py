@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Iterator
@@ -31,11 +32,12 @@ from ..config import Config
 from ..formats import format_counts
 from ..schemas import table_specs
 from ..sources import SourceFile, discover
-from ..sqltext import in_list
+from ..sqltext import in_list, sql_string
 from ..stage import Settings, Stage, StageContext, file_digest, stable_json
 from ..tables import merge_by_key, read_table, replace_where
 
 NAME = "ingest"
+log = logging.getLogger("transcript_lake")
 
 
 @lru_cache(maxsize=1)
@@ -143,10 +145,18 @@ def _unreadable_rows(spark: SparkSession, sources: list[SourceFile]):
     return spark.createDataFrame(rows, "source_path string, reason string, record_ref string, action string, raw_excerpt string")
 
 
-def _plan_files(sources: list[SourceFile], ledger: dict[str, str], reported: set, everything: bool) -> tuple[list, list, int]:
-    """(files to parse, unreadable files to quarantine, files already parsed under another path)."""
-    by_content = set(ledger.values())
-    parse, rejected, elsewhere = [], [], 0
+def _plan_files(sources: list[SourceFile], ledger: dict[str, str], reported: set, everything: bool):
+    """``(to parse, unreadable to quarantine, moved {old path: new path}, copies)``.
+
+    Content first: a file whose content (+ format, metadata) the ledger holds under a path that is no
+    longer an input has *moved* (a moved checkout, a relative instead of an absolute manifest path):
+    its rows are re-keyed, nothing is parsed. The same content under two current paths is one source
+    (``copies``: the second is not parsed again)."""
+    current = {s.source_path for s in sources}
+    path_of = {}
+    for path, fingerprint in sorted(ledger.items()):
+        path_of.setdefault(fingerprint, path)
+    parse, rejected, moved, copies = [], [], {}, 0
     for s in sources:
         if s.error:
             if everything or (s.source_path, s.error) not in reported:
@@ -156,11 +166,35 @@ def _plan_files(sources: list[SourceFile], ledger: dict[str, str], reported: set
         elif s.source_path in ledger:
             if ledger[s.source_path] != s.fingerprint:
                 parse.append(s)  # this path's content changed
-        elif s.fingerprint in by_content:
-            elsewhere += 1       # the same content under another path: the same source, already parsed
+        elif s.fingerprint in path_of:
+            old = path_of[s.fingerprint]
+            if old not in current and old not in moved:
+                moved[old] = s.source_path
+            else:
+                copies += 1
         else:
             parse.append(s)
-    return parse, rejected, elsewhere
+    return parse, rejected, moved, copies
+
+
+def _rekey(spark: SparkSession, conf: Config, moved: dict[str, str]) -> None:
+    """Point the rows of moved sources at their new paths (bronze rows and ingest's quarantine rows;
+    the ledger last). Idempotent: a crash half-way is finished by the next run, which sees the same move."""
+    from delta.tables import DeltaTable
+
+    from ..faults import writing
+    from ..tables import ensure_table
+
+    case = "CASE " + " ".join(f"WHEN source_path = {sql_string(o)} THEN {sql_string(n)}" for o, n in moved.items()) + " END"
+    old_paths = in_list("source_path", moved)
+    for table, extra in (("raw_records", ""), ("quarantine", f" AND stage = '{NAME}'")):
+        with writing(table):
+            DeltaTable.forPath(spark, ensure_table(spark, conf, table)).update(old_paths + extra, {"source_path": case})
+    ledger = read_table(spark, conf, "source_files").filter(old_paths)
+    renamed = ledger.withColumn("source_path", F.expr(case))
+    merge_by_key(spark, conf, "source_files", renamed, ["source_path"], delete_missing="t." + old_paths)
+    log.info("[ingest] %d source(s) seen under a new path, re-keyed: %s", len(moved),
+             ", ".join(f"{o} -> {n}" for o, n in list(moved.items())[:3]) + (" ..." if len(moved) > 3 else ""))
 
 
 def run(ctx: StageContext) -> None:
@@ -180,12 +214,15 @@ def run(ctx: StageContext) -> None:
         reported = {(r["source_path"], r["reason"]) for r in read_table(spark, conf, "quarantine")
                     .filter(f"stage = '{NAME}' AND record_ref = 'file' AND " + in_list("source_path", errored))
                     .select("source_path", "reason").collect()}
-    readable, rejected, elsewhere = _plan_files(sources, ledger, reported, ctx.full_refresh)
+    readable, rejected, moved, copies = _plan_files(sources, ledger, reported, ctx.full_refresh)
     changed = readable + rejected
     unchanged = len(sources) - len(changed)
-    ctx.step("%d file(s): %d new or changed, %d unchanged (%d of them seen before under another path), %d unreadable",
-             len(sources), len(readable), unchanged, elsewhere, len(rejected))
-    result.add(files=len(sources), files_parsed=len(readable), files_unchanged=unchanged)
+    ctx.step("%d file(s): %d new or changed, %d unchanged (%d of them moved, %d copies of another input), %d unreadable",
+             len(sources), len(readable), unchanged, len(moved), copies, len(rejected))
+    result.add(files=len(sources), files_parsed=len(readable), files_unchanged=unchanged, files_moved=len(moved))
+    if moved:
+        _rekey(spark, conf, moved)
+        result.wrote += ["raw_records", "quarantine", "source_files"]
     if not changed:
         result.add(records=0, quarantined=0)
         return

@@ -3,7 +3,8 @@
 Per video, in Spark:
 - one record per ``video_id``: a video found in two files (or twice in one) keeps the record of the
   earliest source in manifest order; the others are quarantined (``duplicate_video_id``);
-- ``content_sha256`` = hash of the kept record + duplicates + this stage's settings; only videos
+- ``content_sha256`` = hash of the kept record's content (never its file's path: a moved checkout
+  changes nothing) + its duplicates + this stage's settings; only videos
   whose hash differs from the stage's marker (or that disappeared) are rebuilt, so an unchanged lake
   costs a join of one row per video and no write;
 - segments are exploded (``posexplode``), validated (missing / NaN / negative / absurd / reversed
@@ -60,10 +61,11 @@ def resolve_videos(raw: DataFrame, conf: Config) -> tuple[DataFrame, DataFrame]:
     ranked = videos.withColumn("dup_rank", F.row_number().over(by_id)).withColumn(
         "kept_ref", F.first(F.concat_ws(" ", "source_path", "record_ref")).over(by_id))
     dups = ranked.filter("dup_rank > 1")
-    dup_list = dups.groupBy("video_id").agg(F.sort_array(F.collect_list(F.concat_ws(" ", "source_path", "record_ref"))).alias("dups"))
+    # duplicates by the content of their file, not its path
+    dup_list = dups.groupBy("video_id").agg(F.sort_array(F.collect_list(F.concat_ws(" ", "source_sha256", "record_ref"))).alias("dups"))
     kept = (ranked.filter("dup_rank = 1").join(dup_list, "video_id", "left")
             .withColumn("content_sha256", F.sha2(F.to_json(F.struct(
-                "title", "channel", "url", "description", "published_at", "source_path", "source_format",
+                "title", "channel", "url", "description", "published_at", "source_format",
                 "segments", "dups", F.lit(_settings_text(conf)).alias("settings"))), 256)))
     # Upload order: dated videos by date; then manifest order; inside a file, its listing order.
     position = F.when(F.col("listing") == "newest_first", -F.col("record_idx")).otherwise(F.col("record_idx"))
@@ -120,7 +122,7 @@ def _comments(spark: SparkSession, conf: Config, raw: DataFrame, ctx: StageConte
     rows = (src.filter(in_list("source_path", todo)).withColumn("norm", norm)
             .withColumn("n_copies", F.count("*").over(Window.partitionBy("source_path", "video_id", "norm")))
             .withColumn("k", F.row_number().over(first)).filter("k = 1")
-            .select(F.substring(F.sha2(F.concat_ws("\n", F.coalesce("video_id", "source_path"), "norm"), 256), 1, 16).alias("comment_id"),
+            .select(F.substring(F.sha2(F.concat_ws("\n", F.coalesce("video_id", "source_sha256"), "norm"), 256), 1, 16).alias("comment_id"),
                     "video_id", F.col("norm").alias("text"), F.coalesce("is_reply", F.lit(False)).alias("is_reply"), "reply_to",
                     "cited_s", F.col("n_copies").cast("int").alias("n_copies"), "source_path", "source_sha256",
                     F.col("record_idx").alias("first_line")))
@@ -138,11 +140,14 @@ def run(ctx: StageContext) -> None:
     kept = kept.persist()
     plan = ctx.plan_videos(kept.select("video_id", F.col("content_sha256").alias("upstream_hash")))
     changed, removed = plan.changed, plan.removed
-    # Upload order can move without a video changing (a new, older video arrives): only its rank is updated.
-    old = read_table(spark, conf, "videos").select("video_id", F.col("upload_rank").alias("old_rank"))
-    reranked = sorted(r["video_id"] for r in kept.select("video_id", "upload_rank").join(old, "video_id")
-                      .filter(~F.col("video_id").isin(changed) & (F.col("upload_rank") != F.col("old_rank"))).collect())
-    ctx.step("%d video(s): %d new or changed, %d removed, %d re-ranked, %d unchanged", len(changed) + plan.unchanged,
+    # Upload order can move without a video changing (a new, older video arrives), and so can its file
+    # (a moved checkout): only the rank and the informative source_path are updated, nothing is rebuilt.
+    old = read_table(spark, conf, "videos").select("video_id", F.col("upload_rank").alias("old_rank"),
+                                                   F.col("source_path").alias("old_path"))
+    reranked = sorted(r["video_id"] for r in kept.select("video_id", "upload_rank", "source_path").join(old, "video_id")
+                      .filter(~F.col("video_id").isin(changed) & ((F.col("upload_rank") != F.col("old_rank"))
+                                                                    | ~F.col("source_path").eqNullSafe(F.col("old_path")))).collect())
+    ctx.step("%d video(s): %d new or changed, %d removed, %d re-ranked or moved, %d unchanged", len(changed) + plan.unchanged,
              len(changed), len(removed), len(reranked), plan.unchanged - len(reranked))
     dup_comments = _comments(spark, conf, raw, ctx)
     result.add(videos=len(changed) + plan.unchanged, videos_rebuilt=len(changed), videos_removed=len(removed))
@@ -183,8 +188,8 @@ def run(ctx: StageContext) -> None:
         "duration_s", F.coalesce("n_segments", F.lit(0)).alias("n_segments"), "published_at", "upload_rank",
         F.current_timestamp().alias("ingested_at")))
     if reranked:
-        moved = (read_table(spark, conf, "videos").filter(in_list("video_id", reranked)).drop("upload_rank")
-                 .join(kept.select("video_id", "upload_rank"), "video_id"))
+        moved = (read_table(spark, conf, "videos").filter(in_list("video_id", reranked)).drop("upload_rank", "source_path")
+                 .join(kept.select("video_id", "upload_rank", "source_path"), "video_id"))
         rebuilt = rebuilt.unionByName(moved)
     merge_by_key(spark, conf, "videos", rebuilt, ["video_id"], delete_missing="t." + in_list("video_id", removed) if removed else None)
     n_segments = read_table(spark, conf, "segments").filter(touched).count()

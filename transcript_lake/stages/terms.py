@@ -33,11 +33,25 @@ NORMALISATION_VERSION = 3  # bump when concept_key() changes: every video is re-
 MENTION_COLUMNS = ["video_id", "window_idx", "seg_idx", "char_start", "surface", "concept", "phrase", "kind", "label"]
 
 
+def spacy_model_identity(name: str) -> str:
+    """A spaCy model by what it is, not where it lies: a package name as given, a model folder by the
+    name and version in its meta.json (the same model copied elsewhere is the same model)."""
+    import json
+    from pathlib import Path
+
+    meta = Path(name).expanduser() / "meta.json"
+    if meta.is_file():
+        m = json.loads(meta.read_text(encoding="utf-8"))
+        return f"{m.get('lang', '')}_{m.get('name', '')}-{m.get('version', '')}"
+    return name
+
+
 def settings(conf: Config) -> Settings:
     """What the terms depend on (models, stop list by content, KeyBERT settings), and the speed knobs
     that never change a row (device, threads, batch sizes)."""
     return Settings(
-        output={"spacy_model": conf.get("nlp.spacy_model"), "embedding_model": str(conf.get("nlp.embedding_model")),
+        output={"spacy_model": spacy_model_identity(str(conf.get("nlp.spacy_model"))),
+                "embedding_model": str(conf.get("nlp.embedding_model")),
                 "stop_concepts": file_digest(conf.path("terms.stop_concepts")),
                 "top_k": int(conf.get("terms.keybert_top_k")), "diversity": float(conf.get("terms.mmr_diversity")),
                 "max_words": int(conf.get("terms.max_phrase_words")), "normalisation": NORMALISATION_VERSION},
@@ -52,7 +66,8 @@ def worker_settings(conf: Config, s: Settings) -> dict:
     on the driver: executors of a cluster need not see conf/)."""
     from ..nlp.concepts import load_stop_concepts
 
-    return {**s.output, **s.speed, "stop": sorted(load_stop_concepts(str(conf.path("terms.stop_concepts"))))}
+    return {**s.output, **s.speed, "stop": sorted(load_stop_concepts(str(conf.path("terms.stop_concepts")))),
+            "spacy_model": str(conf.get("nlp.spacy_model"))}  # what to load (the settings hold what it is)
 
 
 def _embedder_key(s: dict) -> tuple:
