@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -62,7 +63,7 @@ def clean_env() -> dict:
 def test_submit_builds_a_spark_submit_line_that_needs_nothing_activated():
     p = run([PY, "-m", "transcript_lake.cli", "submit", "--dry-run", "--master", "local[2]", "jobs/ingest.py", "--env", "test"])
     assert p.returncode == 0, p.stderr
-    cmd = p.stdout.split()
+    cmd = shlex.split(p.stdout)
     assert cmd[0] == str(Path(PY).parent / "spark-submit") and cmd[1:3] == ["--master", "local[2]"]
     assert "io.delta:delta-spark_2.13:4.0.1" in cmd and cmd[-3:] == ["jobs/ingest.py", "--env", "test"]
 

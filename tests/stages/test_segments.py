@@ -11,6 +11,7 @@ import yaml
 from pyspark.sql import functions as F
 
 from conftest import build, load as table, small_manifest
+from transcript_lake.catalog import register_lake
 from transcript_lake.lake import table_path
 
 SILVER = ["ingest", "segments"]
@@ -51,7 +52,8 @@ def test_small_corpus_lands_in_every_table(spark, gold_lake):
     chapters = table(spark, conf, "chapters").filter("video_id = 'OWvy-fCWTBQ'").orderBy("chapter_idx").collect()
     assert chapters[0]["title"] == "Intro - announcing the new series" and chapters[1]["start_s"] == 120.0
     assert table(spark, conf, "comments").count() == 40
-    # SQL by name, as a user would
+    # SQL by name, as a user would (the session's catalog points at the lake it registered last)
+    register_lake(spark, conf)
     assert spark.sql("SELECT count(*) AS n FROM transcripts.videos").collect()[0]["n"] == 5
 
 

@@ -63,11 +63,11 @@ def test_rerun_is_skipped_and_writes_nothing(spark, topics_lake):
     assert versions(spark, conf) == before
 
 
-def test_gpu_backend_without_cuml_is_one_clear_error_or_a_recorded_fallback(spark, topics_lake):
-    with pytest.raises(ConfigError, match="topics.backend=gpu but cuML is not importable"):
+def test_gpu_backend_without_cuda_is_one_clear_error_or_a_recorded_fallback(spark, topics_lake):
+    with pytest.raises(ConfigError, match="topics.backend=gpu but torch sees no CUDA device"):
         resolve_backend("gpu", "error")
     backend, reason = resolve_backend("gpu", "cpu")
-    assert backend == "cpu" and reason.startswith("cuML is not importable")
+    assert backend == "cpu" and reason.startswith("torch sees no CUDA device (cuML: not importable")
     with pytest.raises(ConfigError, match="must be cpu or gpu"):
         resolve_backend("tpu", "error")
     conf, _ = topics_lake
@@ -76,7 +76,7 @@ def test_gpu_backend_without_cuml_is_one_clear_error_or_a_recorded_fallback(spar
         build(spark, gpu_conf, ["topics"])
     # the documented fallback runs on CPU and says so in the run record
     fallback = build(spark, gpu_conf.with_overrides(["topics.gpu_fallback=cpu"]), ["topics"])["topics"]
-    assert fallback.metrics["refit"] == 1 and fallback.metrics["backend"].startswith("cpu (fallback: cuML is not importable")
+    assert fallback.metrics["refit"] == 1 and fallback.metrics["backend"].startswith("cpu (fallback: torch sees no CUDA device")
     recorded = load(spark, conf, "topic_runs").filter(F.col("run_id") == fallback.metrics["run_id"]).first()
     assert recorded["backend"] == fallback.metrics["backend"]
     # back to the first settings: its saved run exists, but the tables now hold the fallback's topics -> fit again
@@ -95,6 +95,20 @@ def test_same_input_gives_the_same_topics(spark, topics_lake):
     first = build_model(settings, "cpu", stop).fit_transform(docs, X)[0]
     second = build_model(settings, "cpu", stop).fit_transform(docs, X)[0]
     assert first == second
+
+
+def test_the_torchdr_reduction_fits_bertopic(spark, topics_lake):
+    """The GPU reduction that needs no RAPIDS (TorchDR's UMAP), run on the CPU here: BERTopic takes it as
+    its umap_model and finds topics in the small lake's windows."""
+    conf, _ = topics_lake
+    rows = (load(spark, conf, "windows").join(load(spark, conf, "window_embeddings"), ["video_id", "window_idx"])
+            .orderBy("video_id", "window_idx").select("text", "vector").collect())
+    docs, X = [r["text"] for r in rows], np.asarray([r["vector"] for r in rows], dtype="float32")
+    settings = topic_settings(conf)
+    model = build_model(settings, "gpu:torchdr", read_stop_words(ROOT / "conf" / "topic_stop_words.txt"), device="cpu")
+    model.umap_model.params["max_iter"] = 100  # enough to separate the small corpus's subjects on a CPU
+    topics, _ = model.fit_transform(docs, X)
+    assert len(topics) == len(docs) and len(set(topics) - {-1}) >= 2
 
 
 def test_quality_measures():

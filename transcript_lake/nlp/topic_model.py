@@ -1,8 +1,10 @@
 """BERTopic for the topics stage: model construction from ``topics.*``, backend selection, the saved
 model's worker-side loader, and quality figures (diversity, NPMI coherence).
 
-Backends: ``cpu`` = umap-learn + hdbscan; ``gpu`` = cuML's UMAP and HDBSCAN (RAPIDS). Embeddings are
-never recomputed (the terms stage stored them), so the GPU only matters for UMAP/HDBSCAN.
+Backends (``topics.backend``): ``cpu`` = umap-learn + hdbscan; ``gpu`` = cuML's UMAP and HDBSCAN
+(RAPIDS) when cuML is importable, else TorchDR's UMAP on CUDA (``pip install torchdr``: torch, numpy and
+scikit-learn only, small enough to take anywhere) with hdbscan on the reduced 5-D vectors. Embeddings
+are never recomputed (the terms stage stored them), so the GPU only matters for the reduction.
 """
 
 from __future__ import annotations
@@ -20,51 +22,100 @@ from ..errors import ConfigError
 log = logging.getLogger("transcript_lake")
 
 
+def _importable(*modules: str) -> str | None:
+    """None when every module imports, else why not (one line)."""
+    import importlib
+
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # ImportError, or a CUDA runtime error raised at import
+            return f"{name} is not importable ({type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''})"
+    return None
+
+
 def resolve_backend(backend: str, fallback: str) -> tuple[str, str | None]:
-    """``(backend to use, reason of a fallback or None)``. ``gpu`` without cuML or CUDA is a
-    ConfigError, or with ``fallback: cpu`` a logged, recorded CPU run: never a silent one."""
+    """``(backend to use, reason of a fallback or None)``: ``cpu``, ``gpu:cuml`` or ``gpu:torchdr``.
+    ``gpu`` takes cuML first (RAPIDS users), else TorchDR on CUDA; with neither, a ConfigError, or with
+    ``fallback: cpu`` a logged, recorded CPU run: never a silent one."""
     if backend == "cpu":
         return "cpu", None
     if backend != "gpu":
         raise ConfigError(f"topics.backend must be cpu or gpu (got {backend!r})")
-    reason = None
+    cuml = _importable("cuml", "cuml.cluster", "cuml.manifold")
     try:
-        import cuml  # noqa: F401
-        from cuml.cluster import HDBSCAN  # noqa: F401
-        from cuml.manifold import UMAP  # noqa: F401
-    except Exception as exc:  # ImportError, or a CUDA runtime error raised at import
-        reason = f"cuML is not importable ({type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''})"
-    if reason is None:
-        try:
-            import torch
+        import torch
 
-            if not torch.cuda.is_available():
-                reason = "torch sees no CUDA device"
-        except ImportError:
-            reason = "torch is not installed"
-    if reason is None:
-        return "gpu", None
+        cuda = None if torch.cuda.is_available() else "torch sees no CUDA device"
+    except ImportError:
+        cuda = "torch is not installed"
+    if cuml is None and cuda is None:
+        return "gpu:cuml", None
+    torchdr = _importable("torchdr")
+    if cuda is None and torchdr is None:
+        return "gpu:torchdr", None
+    reason = cuda or f"{cuml.split(' (')[0]} and {torchdr}"
+    reason = f"{reason} (cuML: {'importable' if cuml is None else 'not importable'}, TorchDR: " \
+             f"{'importable' if torchdr is None else 'not importable'})"
     if fallback == "cpu":
         log.warning("[topics] topics.backend=gpu but %s: falling back to CPU (topics.gpu_fallback=cpu)", reason)
         return "cpu", reason
-    raise ConfigError(f"topics.backend=gpu but {reason}; install RAPIDS cuML on a CUDA machine, "
+    raise ConfigError(f"topics.backend=gpu but {reason}; on a CUDA machine install RAPIDS cuML or `pip install torchdr`, "
                       "or set topics.backend=cpu (or topics.gpu_fallback=cpu to fall back with a warning)")
 
 
-def build_model(settings: dict, backend: str, stop_words: list[str]):
+class TorchDRUMAP:
+    """umap-learn's interface over TorchDR's UMAP, for BERTopic (which calls ``fit`` then ``transform``
+    on the same vectors). TorchDR optimises the embedding on the GPU; new points are not projected
+    (this pipeline assigns new windows by similarity to the topic embeddings instead)."""
+
+    def __init__(self, n_neighbors: int, n_components: int, min_dist: float, random_state: int | None,
+                 device: str = "cuda", max_iter: int = 500):
+        self.params = dict(n_neighbors=n_neighbors, n_components=n_components, min_dist=min_dist,
+                           random_state=random_state, device=device, max_iter=max_iter)
+        self.embedding_ = None
+        self._fitted = None
+
+    def fit(self, X, y=None):
+        import torch
+        from torchdr import UMAP
+
+        if self.params["random_state"] is not None:
+            torch.manual_seed(int(self.params["random_state"]))
+        # knn by plain torch (no faiss/keops to install); squared euclidean on unit vectors ranks like cosine
+        reducer = UMAP(backend=None, verbose=False, **self.params)
+        out = reducer.fit_transform(torch.as_tensor(np.asarray(X, dtype="float32")))
+        self.embedding_ = (out.detach().cpu().numpy() if hasattr(out, "detach") else np.asarray(out)).astype("float32")
+        self._fitted = (np.asarray(X).shape, float(np.asarray(X, dtype="float64").sum()))
+        return self
+
+    def transform(self, X):
+        if self._fitted == (np.asarray(X).shape, float(np.asarray(X, dtype="float64").sum())):
+            return self.embedding_
+        raise NotImplementedError("TorchDR UMAP projects only the vectors it was fitted on")
+
+    def fit_transform(self, X, y=None):
+        return self.fit(X, y).embedding_
+
+
+def build_model(settings: dict, backend: str, stop_words: list[str], device: str = "cuda"):
+    """A BERTopic model from the ``topics.*`` settings on ``backend`` (``resolve_backend``'s answer)."""
     from bertopic import BERTopic
     from bertopic.vectorizers import ClassTfidfTransformer
     from sklearn.feature_extraction.text import CountVectorizer
 
     u, h = settings["umap"], settings["hdbscan"]
-    if backend == "gpu":
+    if backend == "gpu:cuml":
         from cuml.cluster import HDBSCAN
         from cuml.manifold import UMAP
     else:
         from hdbscan import HDBSCAN
         from umap import UMAP
-    umap_model = UMAP(n_neighbors=u["n_neighbors"], n_components=u["n_components"], min_dist=u["min_dist"],
-                      metric=u["metric"], random_state=settings["random_state"])
+    if backend == "gpu:torchdr":
+        umap_model = TorchDRUMAP(u["n_neighbors"], u["n_components"], u["min_dist"], settings["random_state"], device)
+    else:
+        umap_model = UMAP(n_neighbors=u["n_neighbors"], n_components=u["n_components"], min_dist=u["min_dist"],
+                          metric=u["metric"], random_state=settings["random_state"])
     hdbscan_model = HDBSCAN(min_cluster_size=h["min_cluster_size"], min_samples=h["min_samples"],
                             cluster_selection_method=h["cluster_selection_method"], prediction_data=True)
     vec = settings["vectorizer"]

@@ -66,7 +66,7 @@ def worker_settings(conf: Config, s: Settings) -> dict:
     on the driver: executors of a cluster need not see conf/)."""
     from ..nlp.concepts import load_stop_concepts
 
-    return {**s.output, **s.speed, "stop": sorted(load_stop_concepts(str(conf.path("terms.stop_concepts")))),
+    return {**s.output, **s.speed, "stop": load_stop_concepts(str(conf.path("terms.stop_concepts"))),
             "spacy_model": str(conf.get("nlp.spacy_model"))}  # what to load (the settings hold what it is)
 
 
@@ -76,7 +76,7 @@ def _embedder_key(s: dict) -> tuple:
 
 def spacy_mentions(s: dict):
     """``mapInArrow`` body factory: windows -> mention rows (one spaCy load per worker)."""
-    stop = frozenset(s["stop"])
+    stop = s["stop"]  # a StopList: filler keys, and its .edge adjectives
     schema = table_specs()["mentions"].arrow_schema(MENTION_COLUMNS)
 
     def fn(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
