@@ -110,7 +110,7 @@ def cmd_run(args) -> int:
             # Stages address tables by path; names are registered as tables are touched and at the end of
             # a run that changed something, so a run does not pay for registering every table first.
             spark = build_spark(conf, register=False)
-            summary = run_pipeline(spark, conf, chosen)
+            summary = run_pipeline(spark, conf, chosen, register=False)  # the session ends with the run
         summary.seconds = time.perf_counter() - t0  # JVM start included: what the user waited
         print(format_summary(spark, summary))
     return 0

@@ -83,10 +83,10 @@ def _present(versions: dict) -> dict:
 
 def fingerprints(spark: SparkSession | None, conf: Config) -> dict[str, dict]:
     """Per stage, the fingerprint recorded when it last finished (the ``'*'`` rows of ``stage_state``).
-    Without a Spark session (a local lake) it reads them JVM-free, with the ``deltalake`` reader."""
+    On a local lake read JVM-free (``deltalake``); elsewhere through Spark."""
     if table_version(spark, conf, "stage_state") is None:
         return {}
-    if spark is None:
+    if local_table_dir(conf, "stage_state") is not None:  # a local lake: no Spark job for a small read
         from deltalake import DeltaTable
 
         table = DeltaTable(str(local_table_dir(conf, "stage_state"))).to_pyarrow_table(columns=["stage", "video_id", "settings"])

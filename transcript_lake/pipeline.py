@@ -180,7 +180,7 @@ def _run_pipeline(spark: SparkSession, conf: Config, stages: Sequence[str] | Non
             summary.rows[name] = row
             if not isinstance(exc, KeyboardInterrupt):
                 try:
-                    append_rows(spark, conf, "pipeline_runs", pending + [row])
+                    append_history(spark, conf, pending + [row])
                 except Exception:  # recording must not hide the stage's own error
                     log.exception("[pipeline] could not record the failure of %s", name)
             raise
@@ -192,13 +192,13 @@ def _run_pipeline(spark: SparkSession, conf: Config, stages: Sequence[str] | Non
         log.info("[%s] finished in %.1f s: %s", name, result.seconds, shown)
         row = _row(run_id, plan, result, started, conf, settings, rows_in)
         summary.rows[name] = row
-        append_rows(spark, conf, "pipeline_runs", pending + [row])
+        append_history(spark, conf, pending + [row])
         pending = []
         log.info("[pipeline] %d/%d %s: done in %.1f s, %s", i, len(chosen), name, result.seconds,
                  ", ".join(f"{t}={n:,}" for t, n in plan.rows_out.items()))
     if pending:
-        append_rows(spark, conf, "pipeline_runs", pending)
-    if summary.ran:
+        append_history(spark, conf, pending)
+    if summary.ran and register:
         register_lake(spark, conf)  # tables a stage created become visible by name to later SQL
     _count_tables(summary)
     summary.seconds = time.perf_counter() - t0
@@ -210,14 +210,31 @@ def _count_tables(summary: PipelineSummary) -> None:
         summary.table_counts.update(plan.rows_out or {})
 
 
-def record_skipped_run(conf: Config, planned: dict[str, tuple]) -> PipelineSummary:
-    """A run in which every stage is skipped, recorded without a JVM: the ``pipeline_runs`` rows are
-    appended with the ``deltalake`` writer (a local lake whose history table exists). Returns the summary."""
+def append_history(spark: SparkSession | None, conf: Config, rows: list[dict]) -> None:
+    """Append ``pipeline_runs`` rows: on a local lake with the ``deltalake`` writer (milliseconds, no Spark
+    job, so a skipped stage costs nothing), elsewhere through Spark."""
+    if not rows:
+        return
+    local = local_table_dir(conf, "pipeline_runs")
+    if local is None or not (local / "_delta_log").is_dir():
+        append_rows(spark, conf, "pipeline_runs", rows)
+        return
     import pyarrow as pa
     from deltalake import write_deltalake
 
+    from .faults import writing
     from .schemas import table_specs
 
+    spec = table_specs()["pipeline_runs"]
+    maps = {c.name for c in spec.columns if c.type.upper().startswith("MAP")}
+    data = [{k: (sorted(v.items()) if k in maps and v is not None else v) for k, v in r.items()} for r in rows]
+    with writing("pipeline_runs"):
+        write_deltalake(str(local), pa.Table.from_pylist(data, schema=spec.arrow_schema(nullable=False)), mode="append")
+
+
+def record_skipped_run(conf: Config, planned: dict[str, tuple]) -> PipelineSummary:
+    """A run in which every stage is skipped, recorded without a JVM: the ``pipeline_runs`` rows are
+    appended with the ``deltalake`` writer (a local lake whose history table exists). Returns the summary."""
     summary = PipelineSummary(_new_run_id(), conf)
     now = datetime.now(timezone.utc)
     rows = []
@@ -228,11 +245,7 @@ def record_skipped_run(conf: Config, planned: dict[str, tuple]) -> PipelineSumma
         row = _row(summary.run_id, plan, result, now, conf, settings, {})
         summary.rows[name] = row
         rows.append(row)
-    spec = table_specs()["pipeline_runs"]
-    schema = spec.arrow_schema(nullable=False)
-    maps = {c.name for c in spec.columns if c.type.upper().startswith("MAP")}
-    data = [{k: (sorted(v.items()) if k in maps and v is not None else v) for k, v in r.items()} for r in rows]
-    write_deltalake(str(local_table_dir(conf, "pipeline_runs")), pa.Table.from_pylist(data, schema=schema), mode="append")
+    append_history(None, conf, rows)
     _count_tables(summary)
     log.info("[pipeline] run %s: every stage skipped (inputs and config unchanged); recorded without starting Spark",
              summary.run_id)
