@@ -11,7 +11,7 @@ import sys
 import pytest
 from pyspark.sql import functions as F
 
-from conftest import ROOT, build, copy_lake, load, versions
+from conftest import ROOT, copy_lake, load, versions
 from transcript_lake.errors import UserError
 from transcript_lake.incremental import fingerprints, plan_stage
 from transcript_lake.pipeline import format_summary, run_pipeline, stage_settings

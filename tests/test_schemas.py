@@ -6,7 +6,6 @@ like dbt's ``unique`` data tests."""
 from __future__ import annotations
 
 import pytest
-from pyspark.sql import functions as F
 
 from conftest import load
 from transcript_lake.schemas import SchemaError, arrow_type, spark_type, table_specs

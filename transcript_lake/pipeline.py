@@ -104,15 +104,17 @@ def _row(run_id: str, plan: StagePlan, result: StageResult, started: datetime, c
     }
 
 
-def run_pipeline(spark: SparkSession, conf: Config, stages: Sequence[str] | None = None) -> PipelineSummary:
+def run_pipeline(spark: SparkSession, conf: Config, stages: Sequence[str] | None = None,
+                 register: bool = True) -> PipelineSummary:
     """Run ``stages`` (default: all) in dependency order; record each in ``pipeline_runs``; return the summary.
 
     A skipped stage costs a few Delta log listings. A failing stage is recorded with its error, then the
     exception propagates (later stages do not run on a half-updated input). The lake's lock
-    (:mod:`transcript_lake.lock`) is held throughout: one run per lake at a time.
+    (:mod:`transcript_lake.lock`) is held throughout: one run per lake at a time. ``register``: afterwards,
+    name the lake's tables and views in this session's catalog (a CLI run, whose session ends, skips it).
     """
     with lake_lock(conf):  # re-entrant: the CLI already holds it
-        return _run_pipeline(spark, conf, stages)
+        return _run_pipeline(spark, conf, stages, register)
 
 
 def _new_run_id() -> str:
@@ -137,7 +139,7 @@ def plan_pipeline(spark: SparkSession | None, conf: Config, stages: Sequence[str
     return plans
 
 
-def _run_pipeline(spark: SparkSession, conf: Config, stages: Sequence[str] | None) -> PipelineSummary:
+def _run_pipeline(spark: SparkSession, conf: Config, stages: Sequence[str] | None, register: bool) -> PipelineSummary:
     t0 = time.perf_counter()
     summary = PipelineSummary(_new_run_id(), conf)
     run_id = summary.run_id

@@ -4,11 +4,10 @@ real Spark, the session's gold lake (copied where a test changes it)."""
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 from pyspark.sql import functions as F
 
-from conftest import CORPUS, ROOT, build, copy_lake, load, make_conf, versions
+from conftest import ROOT, build, copy_lake, load, versions
 from transcript_lake.nlp.concepts import load_stop_concepts
 from transcript_lake.nlp.mentions import extract_mentions
 from transcript_lake.nlp.models import load_spacy

@@ -9,7 +9,6 @@ it should be is quarantined and the parser re-synchronises on the next well-form
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Iterator
 
