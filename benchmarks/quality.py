@@ -1,17 +1,18 @@
 """Quality checks of the terms against the authors' own words (chapter titles, video titles).
 
 ``chapter_recall``: for every chapter whose title yields at least one concept (same spaCy
-normalisation and alias merges as the transcript), is one of those concepts mentioned or picked as a
-keyphrase inside the chapter's time span? A chapter titled "Residual Vector Quantization" is a hit
-when the transcript of that chapter mentions ``residual vector quantization`` (or an alias of it).
+normalisation and alias merges as the transcript), is one of those concepts *spoken* or picked as a
+keyphrase of a spoken window inside the chapter's time span? A chapter titled "Residual Vector
+Quantization" is a hit when the transcript of that chapter mentions ``residual vector quantization``
+(or an alias of it). Written text (titles, descriptions, the vocabulary) may name and alias concepts
+(``concept_aliases`` maps written keys too) but never counts as a mention here: only rows with a time
+(``start_s``) of ``mentions`` and ``keyphrases`` do, so the vocabulary cannot score itself.
 
-``top_concepts``: a video's concepts ranked by (mentions + 2 x keyphrase picks) x idf over videos,
-so channel-wide words ("model", "paper") sink and the video's own subjects rise.
+``top_concepts``: a video's top 10 as the ``top_concepts_per_video`` view ranks them (names of the
+video's title first, then tf-idf x salience), with their labels.
 """
 
 from __future__ import annotations
-
-import math
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -35,8 +36,10 @@ def chapter_recall(spark: SparkSession, conf: Config) -> dict:
                                         table_specs()["mentions"].spark_schema(MENTION_COLUMNS))
     title_terms = _canonical(spark, conf, title_terms.withColumnRenamed("window_idx", "chapter_idx")).select(
         "video_id", "chapter_idx", "canonical").distinct()
-    spoken = _canonical(spark, conf, read_table(spark, conf, "mentions")).select("video_id", "start_s", "canonical")
-    picked = _canonical(spark, conf, read_table(spark, conf, "keyphrases")).select("video_id", "start_s", "canonical")
+    spoken = _canonical(spark, conf, read_table(spark, conf, "mentions").filter(F.col("start_s").isNotNull())) \
+        .select("video_id", "start_s", "canonical")
+    picked = _canonical(spark, conf, read_table(spark, conf, "keyphrases").filter(
+        F.col("start_s").isNotNull() & F.col("window_idx").isNotNull())).select("video_id", "start_s", "canonical")
     said = spoken.unionByName(picked)
     spans = chapters.select("video_id", "chapter_idx", "start_s", F.coalesce("end_s", F.lit(1e9)).alias("end_s"), "title")
     hits = (title_terms.join(spans, ["video_id", "chapter_idx"])
@@ -57,16 +60,10 @@ def chapter_recall(spark: SparkSession, conf: Config) -> dict:
 
 
 def top_concepts(spark: SparkSession, conf: Config, video_id: str, k: int = 10) -> list[tuple[str, str, float]]:
-    n_videos = read_table(spark, conf, "videos").count()
-    concepts = read_table(spark, conf, "concepts").select("concept", "label", "n_videos")
-    m = _canonical(spark, conf, read_table(spark, conf, "mentions").filter(F.col("video_id") == video_id)) \
-        .groupBy("canonical").agg(F.count("*").alias("m"))
-    kp = _canonical(spark, conf, read_table(spark, conf, "keyphrases").filter(F.col("video_id") == video_id)) \
-        .groupBy("canonical").agg(F.count("*").alias("k"))
-    scored = (m.join(kp, "canonical", "full_outer").fillna(0).join(concepts, F.col("canonical") == F.col("concept"))
-              .withColumn("score", (F.col("m") + 2 * F.col("k")) * F.log(F.lit(n_videos) / F.col("n_videos")))
-              .orderBy(F.desc("score")).limit(k).collect())
-    return [(r["concept"], r["label"], round(r["score"], 1)) for r in scored]
+    """``(concept, label, tf-idf)`` of the video's top ``k`` as the ``top_concepts_per_video`` view ranks them."""
+    rows = spark.sql("SELECT concept, label, tfidf FROM transcripts.top_concepts_per_video WHERE video_id = :v "
+                     "ORDER BY rank_in_video", args={"v": video_id}).limit(k).collect()
+    return [(r["concept"], r["label"], round(r["tfidf"], 4)) for r in rows]
 
 
 def topic_report(spark: SparkSession, conf: Config, video_ids: list[str], n_largest: int = 15, k: int = 3) -> dict:

@@ -1,4 +1,4 @@
-"""Terms quality on the lake built by `make run`: chapter-title recall and the top concepts of 7 videos.
+"""Terms quality on the lake built by `make run`: chapter-title recall and the top concepts of 10 videos.
 
     .venv/bin/python benchmarks/terms_quality.py [--lake lake]     # writes benchmarks/results/terms_quality.json
 """
@@ -10,7 +10,8 @@ import sys
 from _lake import open_lake, write_report
 
 VIDEOS = ["OpenAI CLIP - Connecting", "ConvNeXt", "DINO: Emerging", "VQ-GAN", "Google DeepMind's AlphaFold 2",
-          "Building makemore", "Coding a Multimodal"]
+          "Building makemore", "Coding a Multimodal", "Vision Transformer (ViT)", "NeuroEvolution of Augmenting",
+          "Stable Diffusion: High-Resolution"]
 
 
 def main() -> int:

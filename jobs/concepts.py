@@ -1,6 +1,6 @@
 """spark-submit job for one stage: mentions + keyphrases -> concepts and alias merges (gold).
 
-    .venv/bin/transcript-lake submit jobs/concepts.py -- --env local [--lake DIR] [--set KEY=VALUE]
+    .venv/bin/transcript-lake submit jobs/concepts.py --env local [--lake DIR] [--set KEY=VALUE]
     .venv/bin/python jobs/concepts.py --env local          # plain Python works too
 """
 

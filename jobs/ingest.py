@@ -1,6 +1,6 @@
 """spark-submit job for one stage: input files -> raw_records and the source_files ledger (bronze).
 
-    .venv/bin/transcript-lake submit jobs/ingest.py -- --env local [--lake DIR] [--set KEY=VALUE]
+    .venv/bin/transcript-lake submit jobs/ingest.py --env local [--lake DIR] [--set KEY=VALUE]
     .venv/bin/python jobs/ingest.py --env local          # plain Python works too
 """
 

@@ -1,6 +1,6 @@
 """spark-submit job: every stage of the pipeline in dependency order (``--only`` / ``--from`` narrow it).
 
-    .venv/bin/transcript-lake submit jobs/pipeline.py -- --env local [--only STAGE] [--lake DIR]
+    .venv/bin/transcript-lake submit jobs/pipeline.py --env local [--only STAGE] [--lake DIR]
     .venv/bin/python jobs/pipeline.py --env local          # plain Python works too
 """
 

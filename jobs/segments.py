@@ -1,6 +1,6 @@
 """spark-submit job for one stage: raw_records -> videos, segments, chapters, comments (silver).
 
-    .venv/bin/transcript-lake submit jobs/segments.py -- --env local [--lake DIR] [--set KEY=VALUE]
+    .venv/bin/transcript-lake submit jobs/segments.py --env local [--lake DIR] [--set KEY=VALUE]
     .venv/bin/python jobs/segments.py --env local          # plain Python works too
 """
 

@@ -1,6 +1,6 @@
 """spark-submit job for one stage: windows -> spaCy mentions, embeddings, KeyBERT keyphrases (silver).
 
-    .venv/bin/transcript-lake submit jobs/terms.py -- --env local [--lake DIR] [--set KEY=VALUE]
+    .venv/bin/transcript-lake submit jobs/terms.py --env local [--lake DIR] [--set KEY=VALUE]
     .venv/bin/python jobs/terms.py --env local          # plain Python works too
 """
 

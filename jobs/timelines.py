@@ -1,6 +1,6 @@
 """spark-submit job for one stage: gold concept tables: timelines, per-video figures, trends, co-occurrence.
 
-    .venv/bin/transcript-lake submit jobs/timelines.py -- --env local [--lake DIR] [--set KEY=VALUE]
+    .venv/bin/transcript-lake submit jobs/timelines.py --env local [--lake DIR] [--set KEY=VALUE]
     .venv/bin/python jobs/timelines.py --env local          # plain Python works too
 """
 

@@ -1,6 +1,6 @@
 """spark-submit job for one stage: BERTopic over the stored window embeddings (gold).
 
-    .venv/bin/transcript-lake submit jobs/topics.py -- --env local [--lake DIR] [--set KEY=VALUE]
+    .venv/bin/transcript-lake submit jobs/topics.py --env local [--lake DIR] [--set KEY=VALUE]
     .venv/bin/python jobs/topics.py --env local          # plain Python works too
 """
 

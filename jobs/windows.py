@@ -1,6 +1,6 @@
 """spark-submit job for one stage: segments + chapters -> windows, the NLP documents (silver).
 
-    .venv/bin/transcript-lake submit jobs/windows.py -- --env local [--lake DIR] [--set KEY=VALUE]
+    .venv/bin/transcript-lake submit jobs/windows.py --env local [--lake DIR] [--set KEY=VALUE]
     .venv/bin/python jobs/windows.py --env local          # plain Python works too
 """
 

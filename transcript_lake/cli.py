@@ -7,6 +7,8 @@
     transcript-lake sql "SELECT count(*) FROM transcripts.segments"          # DuckDB, no JVM
     transcript-lake sql --engine spark "SELECT * FROM transcripts.concept_trends LIMIT 5"
     transcript-lake report --concept diffusion                              # HTML heat strips
+    transcript-lake search "how does the KV cache speed up generation"       # moments, linked to the second
+    transcript-lake concepts explain ViT                                    # a concept, its aliases and why
     transcript-lake submit jobs/pipeline.py --env local   # spark-submit with Delta and this venv's Python
     transcript-lake submit-args              # spark-submit flags that add Delta (air-gapped aware)
 
@@ -58,7 +60,21 @@ def build_parser(prog: str = "transcript-lake") -> argparse.ArgumentParser:
     what = report.add_mutually_exclusive_group(required=True)
     what.add_argument("--concept", help="a concept or any of its aliases (e.g. diffusion)")
     what.add_argument("--video", help="a video id")
+    what.add_argument("--search", metavar="QUERY", help="a results page for a question: each moment linked to its second")
     report.add_argument("--out", help="HTML file to write (default <lake>/reports/...)")
+    search = sub.add_parser("search", help="find the moments that answer a question, across every video (no JVM)")
+    _common(search)
+    search.add_argument("query", help="what you are looking for, in your own words (quote it)")
+    search.add_argument("--video", metavar="ID", help="only inside this video")
+    search.add_argument("--channel", metavar="C", help="only this channel (case-insensitive)")
+    search.add_argument("--top", type=int, default=10, metavar="K", help="results to show (default 10)")
+    search.add_argument("--format", choices=("table", "json", "csv"), default="table",
+                        help="table (default), json (one array of result objects) or csv")
+    concepts = sub.add_parser("concepts", help="inspect concepts: how each was formed (no JVM)")
+    concepts_sub = concepts.add_subparsers(dest="concepts_command", required=True)
+    explain = concepts_sub.add_parser("explain", help="a concept, its aliases and why each was merged")
+    _common(explain)
+    explain.add_argument("name", help="a concept, any alias or label (typos get suggestions)")
     args = sub.add_parser("submit-args", help="print spark-submit flags that put Delta on the classpath")
     _common(args)
     submit = sub.add_parser("submit", help="spark-submit a job with Delta on the classpath and this environment's Python",
@@ -161,11 +177,31 @@ def cmd_sql(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from .report import write_concept_report, write_video_report
+    from .report import write_concept_report, write_search_report, write_video_report
 
     conf = load(args)
-    path = write_concept_report(conf, args.concept, args.out) if args.concept else write_video_report(conf, args.video, args.out)
+    if args.search is not None:
+        path = write_search_report(conf, args.search, args.out)
+    elif args.concept:
+        path = write_concept_report(conf, args.concept, args.out)
+    else:
+        path = write_video_report(conf, args.video, args.out)
     print(path)
+    return 0
+
+
+def cmd_search(args) -> int:
+    from .search import format_results, search
+
+    conf = load(args)
+    print(format_results(search(conf, args.query, args.video, args.channel, args.top), args.format))
+    return 0
+
+
+def cmd_concepts(args) -> int:
+    from .explain import explain_concept
+
+    print(explain_concept(load(args), args.name))
     return 0
 
 
@@ -234,6 +270,10 @@ def main(argv: Sequence[str] | None = None, prog: str = "transcript-lake") -> in
             return cmd_report(args)
         if args.command == "submit":
             return cmd_submit(args)
+        if args.command == "search":
+            return cmd_search(args)
+        if args.command == "concepts":
+            return cmd_concepts(args)
         return cmd_submit_args(args)
     except UserError as exc:
         from .lock import EXIT_LOCKED, LakeLocked

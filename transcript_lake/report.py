@@ -108,16 +108,12 @@ def _out_path(conf: Config, out: str | None, kind: str, name: str) -> Path:
 
 
 def resolve_concept(con, text: str) -> str:
-    """The canonical concept for ``text``: a concept key, any alias, or a label (case-insensitive)."""
-    probe = text.strip().lower()
-    row = con.execute("SELECT concept FROM transcripts.concept_lookup WHERE alias = ? OR concept = ? OR lower(label) = ? "
-                      "ORDER BY (concept = ?) DESC, n_mentions DESC LIMIT 1", [probe, probe, probe, probe]).fetchone()
-    if row:
-        return row[0]
-    close = con.execute("SELECT DISTINCT concept, n_mentions FROM transcripts.concept_lookup WHERE alias LIKE ? "
-                        "ORDER BY n_mentions DESC LIMIT 8", [f"%{probe}%"]).fetchall()
-    hint = f"; did you mean: {', '.join(r[0] for r in close)}" if close else ""
-    raise UserError(f"no concept or alias {text!r} in the lake{hint}")
+    """The canonical concept for ``text``: a concept key, any alias (spoken or written) or a label
+    (case-insensitive). Unknown: a :class:`UserError` with typo-tolerant "did you mean" suggestions
+    ("vision transformr" -> Vision Transformer), ranked by similarity, then salience."""
+    from .explain import resolve
+
+    return resolve(con, text)
 
 
 def write_concept_report(conf: Config, concept_text: str, out: str | None = None) -> Path:
@@ -152,8 +148,10 @@ def write_concept_report(conf: Config, concept_text: str, out: str | None = None
                           "LEFT JOIN transcripts.concept_timeline t ON t.concept = cv.concept AND t.video_id = cv.video_id "
                           "AND t.first_mention_s = cv.first_mention_s "
                           "WHERE cv.concept = ? ORDER BY cv.rank_in_video, cv.tfidf DESC LIMIT 10", [concept]).fetchall()
-    neighbours = con.execute("SELECT other_label, windows_together, npmi FROM transcripts.concept_neighbours "
-                             "WHERE concept = ? ORDER BY rank LIMIT 15", [concept]).fetchall()
+    # Neighbours by NPMI, weighted by the partner's salience: incidental phrases and artefacts sink.
+    neighbours = con.execute("SELECT n.other_label, n.windows_together, n.npmi FROM transcripts.concept_neighbours n "
+                             "JOIN transcripts.concepts o ON o.concept = n.other_concept WHERE n.concept = ? "
+                             "ORDER BY n.npmi * coalesce(o.salience, 1.0) DESC, n.rank LIMIT 15", [concept]).fetchall()
     trend = con.execute("SELECT channel, n_videos, first_seen_rank, trend_score, trend FROM transcripts.concept_trends "
                         "WHERE concept = ? ORDER BY n_videos DESC", [concept]).fetchall()
 
@@ -224,4 +222,83 @@ def write_video_report(conf: Config, video_id: str, out: str | None = None) -> P
                              [[_e(l), _bar(200 * s, f"{s:.0%}"), f"{m:.1f}"] for l, s, m in mix]))
     path = _out_path(conf, out, "videos", video_id)
     path.write_text(_page(f"{title} – concepts", "".join(body)), encoding="utf-8")
+    return path
+
+
+SEARCH_CSS = """
+.results td{padding:6px 8px;border-bottom:1px solid #eee;vertical-align:top} .results td.snip{max-width:620px}
+.results td.vid{max-width:300px;font-size:13px}
+mark{background:#ffe08a;padding:0 1px} .sig{display:inline-block;font-size:11px;padding:0 5px;margin:1px;border-radius:8px;background:#e8eef7;color:#234}
+.when a{font-variant-numeric:tabular-nums;white-space:nowrap}
+"""
+
+
+def _marked(snippet: str) -> str:
+    """A result snippet as HTML: text escaped, the matched words (``**word**``) in ``<mark>``."""
+    return re.sub(r"\*\*(.+?)\*\*", r"<mark>\1</mark>", _e(snippet))
+
+
+def write_search_report(conf: Config, query: str, out: str | None = None, top: int = 20, link_pages: bool = True) -> Path:
+    """A results page for ``query`` (:func:`transcript_lake.search.search`): one row per moment, the time
+    linking to that second of the video, the video title to its video page and each matched concept to its
+    concept page (both written next to it when missing, with ``link_pages``). Self-contained like the
+    other pages; the filter box narrows the rows by title.
+
+    Example::
+
+        write_search_report(conf, "kv cache")      # -> <lake>/reports/search/kv_cache.html
+    """
+    import os
+
+    from .search import SearchSettings, search
+
+    results = search(conf, query, top=top)
+    settings = SearchSettings.from_conf(conf)
+    path = _out_path(conf, out, "search", query[:80] or "query")
+    video_pages: dict[str, str] = {}
+    concept_pages: dict[str, str] = {}
+    if link_pages and results:
+        for vid in dict.fromkeys(r.video_id for r in results):
+            target = _out_path(conf, None, "videos", vid)
+            try:
+                if not target.is_file():
+                    write_video_report(conf, vid)
+                video_pages[vid] = os.path.relpath(target, path.parent)
+            except Exception:  # a page that cannot be written is left unlinked, the results stay
+                pass
+        for label in dict.fromkeys(c for r in results for c in r.concepts):
+            try:
+                con = duckdb_connect(conf)
+                concept = resolve_concept(con, label)
+                target = _out_path(conf, None, "concepts", concept)
+                if not target.is_file():
+                    write_concept_report(conf, concept)
+                concept_pages[label] = os.path.relpath(target, path.parent)
+            except Exception:
+                pass
+    rows = []
+    for r in results:
+        when = f"<a href='{_e(r.url)}' target=_blank>▶ {_clock(r.start_s)}</a>" if r.url else _clock(r.start_s)
+        title = _e(r.title or r.video_id)
+        video = f"<a href='{_e(video_pages[r.video_id])}'>{title}</a>" if r.video_id in video_pages else title
+        concepts = " ".join(f"<a href='{_e(concept_pages[c])}'>{_e(c)}</a>" if c in concept_pages else _e(c) for c in r.concepts)
+        signals = "".join(f"<span class=sig>{_e(s)}</span>" for s in r.signals)
+        rows.append(f"<tr class=row data-rank='{r.rank}' data-n='1' data-title='{_e((r.title or r.video_id).lower())}'>"
+                    f"<td class=muted>{r.rank}</td><td class=when>{when}<div class=muted>{_clock(r.window_start_s)}–"
+                    f"{_clock(r.window_end_s)}</div></td><td class=vid>{video}<div class=muted>{_e(r.channel or '')}</div></td>"
+                    f"<td class=snip>{_marked(r.snippet)}</td><td>{signals}<div>{concepts}</div></td>"
+                    f"<td class=muted>{r.score:.2f}</td></tr>")
+    body = [f"<h1>Search: {_e(query)}</h1>",
+            f"<div class=muted>{len(results)} moment{'s' if len(results) != 1 else ''}; ranked by words (BM25), meaning "
+            f"(embeddings) and concepts (aliases included){', chapter titles' if settings.chapter_titles else ''}. "
+            "Click a time to open the video at that second.</div>",
+            "<div class=controls><input type=search placeholder='filter by video title' oninput='filterRows(this.value)'>"
+            "<input type=checkbox id=showall checked class=hidden></div>"]
+    if rows:
+        body.append("<table class=results><thead><tr><th>#</th><th>when</th><th>video</th><th>what is said</th>"
+                    "<th>matched</th><th>score</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+    else:
+        body.append("<p>No moment matches this query.</p>")
+    page = _page(f"{query} – search", "".join(body)).replace("</style>", SEARCH_CSS + "</style>", 1)
+    path.write_text(page, encoding="utf-8")
     return path

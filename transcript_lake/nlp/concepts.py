@@ -4,6 +4,10 @@
 ("VQ-VAE", "vq vae" -> ``vq vae``), determiners / pronouns / stop words / punctuation stripped from
 both edges, numbers dropped unless part of a name ("AlphaFold 2" keeps its 2), and spoken-language
 filler ("you guys", "this video", "kind of") removed through ``conf/stop_concepts.txt``.
+
+Acronyms are never lemmatised: a lemmatiser reads "MCTS" as the plural of "MCT". Only a lower-case
+plural ``s`` after an upper-case letter is dropped ("GNNs" -> ``gnn``, "ViTs" -> ``vit``), see
+:func:`acronym_form`.
 """
 
 from __future__ import annotations
@@ -46,8 +50,31 @@ def normalise_text(text: str) -> str:
     return " ".join(_NON_WORD.sub(" ", text.lower().replace("_", " ")).split())
 
 
+def acronym_form(text: str) -> str | None:
+    """The singular written form of an acronym-like token, or None when ``text`` is not one.
+
+    A token with two or more upper-case letters is written as a name, not a word: it keeps its letters
+    (a lemmatiser would turn "MCTS" into "mct" and "LPIPS" into "lpip"); only a plural ``s`` written in
+    lower case right after an upper-case letter or a digit is dropped.
+
+    >>> acronym_form("MCTS"), acronym_form("GNNs"), acronym_form("ViTs"), acronym_form("networks")
+    ('MCTS', 'GNN', 'ViT', None)
+    """
+    if sum(c.isupper() for c in text) < 2:
+        return None
+    if len(text) > 2 and text.endswith("s") and (text[-2].isupper() or text[-2].isdigit()):
+        return text[:-1]
+    if text[-1].islower() and not text.isupper() and any(c.islower() for c in text[:-1]) and text[0].isupper():
+        return None  # ResNets, PaliGemma: a camel-case name; its noun lemma (if any) is right
+    return text
+
+
 def token_form(tok) -> str:
-    # Nouns by lemma (networks -> network); names as written (Transformers the library stays plural).
+    # Acronyms as written (MCTS stays mcts); nouns by lemma (networks -> network); names as written
+    # (Transformers the library stays plural).
+    acronym = acronym_form(tok.text)
+    if acronym is not None:
+        return acronym
     return tok.lemma_ if tok.pos_ == "NOUN" and tok.lemma_ and tok.lemma_ != "-PRON-" else tok.text
 
 

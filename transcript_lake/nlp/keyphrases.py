@@ -13,12 +13,13 @@ import numpy as np
 
 
 @lru_cache(maxsize=1)
-def keybert_model(embedder_key: tuple):
+def keybert_model():
+    """KeyBERT that never encodes: it is always handed the window's and the phrases' stored vectors, so
+    its embedder is keybert's empty base class (no model weights loaded in the worker)."""
     from keybert import KeyBERT
+    from keybert.backend import BaseEmbedder
 
-    from .models import load_embedder
-
-    return KeyBERT(model=load_embedder(*embedder_key))
+    return KeyBERT(model=BaseEmbedder())
 
 
 def window_keyphrases(kw_model, text: str, doc_vector: np.ndarray, phrases: list[str], vectors: np.ndarray,

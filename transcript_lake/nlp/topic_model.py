@@ -98,11 +98,31 @@ class TorchDRUMAP:
         return self.fit(X, y).embedding_
 
 
+def _count_vectorizer(**params):
+    """sklearn's CountVectorizer whose integer ``min_df`` is capped by the number of documents it is fitted
+    on: BERTopic fits it on one document per topic, and a small lake with two topics would otherwise
+    fail with "max_df corresponds to < documents than min_df". The saved model records plain
+    CountVectorizer parameters; the class is defined here so sklearn is imported only when needed."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    class CappedCountVectorizer(CountVectorizer):
+        def fit_transform(self, raw_documents, y=None):
+            docs = list(raw_documents)
+            if isinstance(self.min_df, int) and self.min_df > len(docs):
+                self.min_df = max(1, len(docs))
+            return super().fit_transform(docs, y)
+
+        def fit(self, raw_documents, y=None):
+            self.fit_transform(raw_documents, y)
+            return self
+
+    return CappedCountVectorizer(**params)
+
+
 def build_model(settings: dict, backend: str, stop_words: list[str], device: str = "cuda"):
     """A BERTopic model from the ``topics.*`` settings on ``backend`` (``resolve_backend``'s answer)."""
     from bertopic import BERTopic
     from bertopic.vectorizers import ClassTfidfTransformer
-    from sklearn.feature_extraction.text import CountVectorizer
 
     u, h = settings["umap"], settings["hdbscan"]
     if backend == "gpu:cuml":
@@ -119,7 +139,7 @@ def build_model(settings: dict, backend: str, stop_words: list[str], device: str
     hdbscan_model = HDBSCAN(min_cluster_size=h["min_cluster_size"], min_samples=h["min_samples"],
                             cluster_selection_method=h["cluster_selection_method"], prediction_data=True)
     vec = settings["vectorizer"]
-    vectorizer = CountVectorizer(stop_words=stop_words, ngram_range=tuple(vec["ngram_range"]), min_df=vec["min_df"])
+    vectorizer = _count_vectorizer(stop_words=stop_words, ngram_range=tuple(vec["ngram_range"]), min_df=vec["min_df"])
     return BERTopic(umap_model=umap_model, hdbscan_model=hdbscan_model, vectorizer_model=vectorizer,
                     ctfidf_model=ClassTfidfTransformer(reduce_frequent_words=settings["reduce_frequent_words"]),
                     min_topic_size=settings["min_topic_size"], top_n_words=settings["top_n_words"],

@@ -22,14 +22,15 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from ..config import Config
+from ..embedding import check as check_encoding, lake_encoding
 from ..faults import writing
 from ..schemas import table_specs
-from ..sqltext import in_list, sql_string
+from ..sqltext import in_list
 from ..stage import Settings, Stage, StageContext, file_digest
-from ..tables import ensure_table, read_table, replace_where
+from ..tables import ensure_table, merge_by_key, read_table, replace_where
 
 NAME = "terms"
-NORMALISATION_VERSION = 3  # bump when concept_key() changes: every video is re-processed
+NORMALISATION_VERSION = 4  # bump when concept_key() changes: every video is re-processed
 MENTION_COLUMNS = ["video_id", "window_idx", "seg_idx", "char_start", "surface", "concept", "phrase", "kind", "label"]
 
 
@@ -47,11 +48,12 @@ def spacy_model_identity(name: str) -> str:
 
 
 def settings(conf: Config) -> Settings:
-    """What the terms depend on (models, stop list by content, KeyBERT settings), and the speed knobs
-    that never change a row (device, threads, batch sizes)."""
+    """What the terms depend on (models, the lake's embedding encoding, stop list by content, KeyBERT
+    settings), and the speed knobs that never change a row (device, threads, batch sizes)."""
+    encoding, _, _ = lake_encoding(conf)
     return Settings(
         output={"spacy_model": spacy_model_identity(str(conf.get("nlp.spacy_model"))),
-                "embedding_model": str(conf.get("nlp.embedding_model")),
+                "encoding": encoding.key,  # model by content hash + backend + precision: what makes the vectors
                 "stop_concepts": file_digest(conf.path("terms.stop_concepts")),
                 "top_k": int(conf.get("terms.keybert_top_k")), "diversity": float(conf.get("terms.mmr_diversity")),
                 "max_words": int(conf.get("terms.max_phrase_words")), "normalisation": NORMALISATION_VERSION},
@@ -66,12 +68,11 @@ def worker_settings(conf: Config, s: Settings) -> dict:
     on the driver: executors of a cluster need not see conf/)."""
     from ..nlp.concepts import load_stop_concepts
 
+    encoding, _, _ = lake_encoding(conf)
     return {**s.output, **s.speed, "stop": load_stop_concepts(str(conf.path("terms.stop_concepts"))),
-            "spacy_model": str(conf.get("nlp.spacy_model"))}  # what to load (the settings hold what it is)
-
-
-def _embedder_key(s: dict) -> tuple:
-    return (s["embedding_model"], s["device"], s["torch_threads"])
+            # what to load (the settings hold what it is)
+            "spacy_model": str(conf.get("nlp.spacy_model")), "embedding_model": str(conf.get("nlp.embedding_model")),
+            "encoding_json": encoding.to_json()}
 
 
 def spacy_mentions(s: dict):
@@ -104,12 +105,13 @@ def embed_rows(s: dict, key_columns: list[str], text_column: str):
     """``mapInArrow`` body factory: rows with ``text_column`` -> ``key_columns`` (passed through) + ``vector``."""
 
     def fn(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        from ..nlp.models import embed
+        from ..nlp.encoders import Encoding, encode
 
+        encoding = Encoding.from_json(s["encoding_json"])
         for batch in batches:
             schema = pa.schema([batch.schema.field(n) for n in key_columns] + [("vector", pa.list_(pa.float32()))])
             texts = batch.column(text_column).to_pylist()
-            vectors = embed(texts, s["embedding_model"], s["device"], s["torch_threads"], s["embed_batch_size"])
+            vectors = encode(texts, encoding, s["device"], s["torch_threads"], s["embed_batch_size"], model=s["embedding_model"])
             arrays = [batch.column(name) for name in key_columns]
             flat = pa.array(vectors.reshape(-1), type=pa.float32())
             offsets = pa.array([i * vectors.shape[1] for i in range(len(texts) + 1)], type=pa.int32())
@@ -128,7 +130,7 @@ def keybert_rows(s: dict):
 
         from ..nlp.keyphrases import keybert_model, window_keyphrases
 
-        kw = keybert_model(_embedder_key(s))
+        kw = keybert_model()
         for batch in batches:
             rows = []
             for w in batch.to_pylist():
@@ -157,7 +159,7 @@ def insert_new_phrases(spark: SparkSession, conf: Config, phrases: DataFrame, s:
     """Embed the phrases the cache lacks for this model and insert them (MERGE, insert-only: idempotent)."""
     from delta.tables import DeltaTable
 
-    model = s["embedding_model"]
+    model = s["encoding"]
     path = ensure_table(spark, conf, "phrase_embeddings")
     cached = spark.read.format("delta").load(path).filter(F.col("model") == model).select("phrase")
     todo = phrases.distinct().join(cached, "phrase", "left_anti").persist()
@@ -173,6 +175,25 @@ def insert_new_phrases(spark: SparkSession, conf: Config, phrases: DataFrame, s:
     todo.unpersist()
     ctx.step("phrase cache: %d new phrase(s) embedded for %s", n, model)
     return n
+
+
+def _record_encoding(ctx: StageContext) -> None:
+    """A new lake (or a re-embed) records its encoding as current; every later vector is made by it."""
+    from ..nlp.encoders import export_dir
+
+    encoding, why, new = lake_encoding(ctx.conf)
+    export_dir(encoding, model=str(ctx.conf.get("nlp.embedding_model")))
+    if not new:
+        return
+    spark = ctx.spark
+    table = read_table(spark, ctx.conf, "encodings")
+    old = table.filter(F.col("key") != encoding.key).withColumn("current", F.lit(False))
+    row = spark.createDataFrame([(encoding.key, True, encoding.model, encoding.model_sha256, encoding.backend,
+                                  encoding.precision, encoding.calibration, encoding.to_json(), why)],
+                                table.drop("created_at").schema).withColumn("created_at", F.current_timestamp())
+    merge_by_key(spark, ctx.conf, "encodings", old.unionByName(row).localCheckpoint(), ["key"])
+    ctx.step("embedding encoding %s recorded as the lake's (%s)", encoding.key, why)
+    ctx.result.wrote.append("encodings")
 
 
 def run(ctx: StageContext) -> None:
@@ -208,14 +229,17 @@ def run(ctx: StageContext) -> None:
     n_mentions = mentions.count()
     ctx.step("spaCy: %d mention(s) in %d window(s)", n_mentions, n_windows)
 
-    # 2. window embeddings, each window once
-    model = s["embedding_model"]
+    # 2. window embeddings, each window once, by the lake's encoding (exported here on the driver first,
+    #    so the workers find it made instead of queueing on the export lock)
+    model = s["encoding"]
+    _record_encoding(ctx)
     keys = table_specs()["window_embeddings"]
     wvec = (windows.select("video_id", "window_idx", "text").repartition(parts)
             .mapInArrow(embed_rows(s, ["video_id", "window_idx"], "text"),
                         keys.spark_schema(["video_id", "window_idx", "vector"]))
             .select("video_id", "window_idx", F.lit(model).alias("model"), "vector"))
-    replace_where(spark, conf, "window_embeddings", wvec, f"model = {sql_string(model)} AND " + touched)
+    # replaced per video whatever made them: after a re-embed no vector of the old encoding stays
+    replace_where(spark, conf, "window_embeddings", wvec, touched)
     ctx.step("embedded %d window(s)", n_windows)
 
     # 3. phrase cache: candidate phrases and concept keys, each embedded once ever per model
@@ -244,6 +268,7 @@ def run(ctx: StageContext) -> None:
 STAGE = Stage(
     name=NAME, run=run, settings=settings, per_video=True,
     inputs=("windows", "videos", "segments"),
-    outputs=("mentions", "window_embeddings", "phrase_embeddings", "keyphrases"),
+    outputs=("mentions", "window_embeddings", "phrase_embeddings", "keyphrases", "encodings"),
+    preflight=check_encoding,
     doc="windows -> spaCy mentions, window and phrase embeddings, KeyBERT keyphrases (silver).",
 )

@@ -33,6 +33,7 @@ from pyspark.sql import SparkSession, Window
 from pyspark.sql import functions as F
 
 from ..config import Config
+from ..embedding import check as check_encoding, lake_encoding
 from ..faults import writing
 from ..lake import lake_relative, lake_root, resolve_in_lake, table_path
 from ..nlp.topic_model import (assign_by_similarity, build_model, diversity, load_saved, npmi_coherence,
@@ -53,7 +54,7 @@ def settings(conf: Config) -> Settings:
     out = {k: conf.get(f"topics.{k}") for k in keys}
     stop = file_digest(conf.path("topics.stop_words"))
     out["stop_words_sha256"] = stop["sha256"] if stop else None
-    out["embedding_model"] = str(conf.get("nlp.embedding_model"))
+    out["embedding_model"] = lake_encoding(conf)[0].key  # the encoding of the vectors it clusters
     return Settings(output=out, speed={"refit_share": float(conf.get("topics.refit_share", 0.1))})
 
 
@@ -364,5 +365,6 @@ STAGE = Stage(
     name=NAME, run=run, settings=settings,
     inputs=("windows", "window_embeddings", "videos"),
     outputs=("topics", "window_topics", "topic_timeline", "topics_over_time", "topic_runs"),
+    preflight=check_encoding,
     doc="BERTopic over the stored window embeddings (fit on the driver, assignment in Spark) (gold).",
 )

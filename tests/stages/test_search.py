@@ -1,0 +1,159 @@
+"""Stage ``search`` and the query engine (``transcript_lake.search``): the index tables, ranking, links to
+the second, alias expansion, bad queries, the Spark path, the results page and the incremental
+re-index. Real Spark, Delta, models; the session's gold lake (copied where a test changes it)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from pyspark.sql import functions as F
+
+from conftest import build, copy_lake, load, versions
+from transcript_lake.errors import UserError
+from transcript_lake.search import format_results, main, search, search_spark
+
+MACHINE = "OWvy-fCWTBQ"   # "How to Build a Deep Learning Machine" (hf-viewer part of the small corpus)
+PALIGEMMA = "vAmKB7iPkWw"  # the Whisper head, where "PaliGemma" was heard as "polygamma"
+
+
+def test_index_tables_hold_every_window_with_its_segments(spark, gold_lake):
+    conf, results = gold_lake
+    assert results["search"].status == "succeeded"
+    windows = load(spark, conf, "windows")
+    docs = load(spark, conf, "search_windows")
+    assert docs.count() == windows.count() == results["search"].metrics["windows_indexed"]
+    joined = docs.join(windows.select("video_id", "window_idx", "seg_to", F.col("seg_offsets").alias("w_offsets")),
+                       ["video_id", "window_idx"])
+    assert joined.filter((F.size("seg_starts") != F.col("seg_to") - F.col("seg_from") + 1)
+                         | (F.size("seg_ends") != F.size("seg_starts")) | (F.col("seg_offsets") != F.col("w_offsets"))).count() == 0
+    assert joined.filter(F.element_at("seg_starts", 1) != F.col("start_s")).count() == 0
+    # postings: term frequencies add up to each window's BM25 length; chapter titles in their own field
+    tf = load(spark, conf, "search_terms").filter("field = 'text'").groupBy("video_id", "window_idx").agg(F.sum("tf").alias("n"))
+    assert docs.join(tf, ["video_id", "window_idx"], "left").filter("coalesce(n, 0) != n_terms").count() == 0
+    assert load(spark, conf, "search_terms").filter("field = 'chapter'").count() > 0
+    assert load(spark, conf, "search_concepts").count() > 100
+
+
+def test_a_question_finds_the_moment_and_links_to_that_second(gold_lake):
+    conf, _ = gold_lake
+    hits = search(conf, "which GPU: is the RTX 3090 worth it?", top=5)
+    assert hits and hits[0].video_id == MACHINE
+    top = hits[0]
+    assert "lexical" in top.signals and "**3090**" in top.snippet
+    assert top.window_start_s <= top.start_s < top.end_s <= top.window_end_s
+    assert top.url == f"https://www.youtube.com/watch?v={MACHINE}&t={int(top.start_s)}s"
+    assert [h.rank for h in hits] == list(range(1, len(hits) + 1))
+    assert all(a.score >= b.score for a, b in zip(hits, hits[1:]))
+    # the moment is the segment that says it, not the window's start
+    assert "3090" in top.matched_terms
+    # filters: one video, one channel
+    inside = search(conf, "language model", video="t3YJ5hKiMQ0", top=3)
+    assert inside and {h.video_id for h in inside} == {"t3YJ5hKiMQ0"}
+    chan = search(conf, "language model", channel="umar jamil", top=3)
+    assert chan and {h.channel for h in chan} == {"Umar Jamil"}
+
+
+def test_formats_table_json_csv(gold_lake, capsys):
+    conf, _ = gold_lake
+    hits = search(conf, "RTX 3090", top=3)
+    rows = json.loads(format_results(hits, "json"))
+    assert isinstance(rows, list) and {"video_id", "title", "start_s", "end_s", "window_start_s", "window_end_s", "score",
+                                       "url", "snippet", "signals"} <= set(rows[0])
+    assert format_results(hits, "csv").splitlines()[0].startswith("rank,video_id,title")
+    assert "3090" in format_results(hits, "table")
+    lake = str(conf.get("lake.root"))
+    assert main(["RTX 3090", "--env", "test", "--lake", lake, "--top", "2", "--format", "json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 2
+    assert main(["   ", "--env", "test", "--lake", lake]) == 2
+    assert capsys.readouterr().err.startswith("error: empty query")
+
+
+@pytest.mark.parametrize("query, expect", [
+    ("", "empty query"), ("   \t ", "empty query"), ("x" * 10_000, "10,000 characters"), ("?!.;:-- ** ()", "no words"),
+])
+def test_unsearchable_queries_are_one_clear_error(gold_lake, query, expect):
+    with pytest.raises(UserError, match=re.escape(expect)):
+        search(gold_lake[0], query)
+
+
+@pytest.mark.parametrize("query", [
+    "the of and is it", "'; DROP TABLE transcripts.videos; --", 'attention AND "self" OR NOT * ~2 ^3 :) MATCH(',
+    "注意力机制是什么", "внимание трансформер", "lorem ipsum dolor sit amet",
+])
+def test_odd_queries_return_a_list_never_a_trace(gold_lake, query):
+    hits = search(gold_lake[0], query, top=5)
+    assert isinstance(hits, list)
+    if query.startswith("the of"):
+        assert hits == []  # only stop words: nothing to match
+
+
+def test_bad_filters_are_one_clear_error(gold_lake):
+    conf, _ = gold_lake
+    with pytest.raises(UserError, match="no video"):
+        search(conf, "gpu", video="nope")
+    with pytest.raises(UserError, match="no channel"):
+        search(conf, "gpu", channel="nobody")
+    with pytest.raises(UserError, match="--top"):
+        search(conf, "gpu", top=0)
+
+
+def test_an_alias_finds_what_the_speech_recogniser_wrote(spark, gold_lake, tmp_path):
+    """A new alias in concept_aliases (as the concepts stage writes for a mis-hearing) is used by the next
+    query without re-indexing: the made-up name finds the moments where "polygamma" was heard."""
+    conf = copy_lake(gold_lake[0], tmp_path / "lake")
+    before = search(conf, "gemmapoly", top=3)
+    assert all("concept" not in h.signals for h in before)
+    path = f"{conf.get('lake.root')}/concept_aliases"
+    aliases = spark.read.format("delta").load(path)
+    spoken = aliases.filter(F.col("alias").contains("polygamma")).limit(1)
+    assert spoken.count() == 1, "the Whisper head says 'polygamma'"
+    spoken.withColumn("alias", F.lit("gemmapoly")).write.format("delta").mode("append").save(path)
+    after = search(conf, "gemmapoly", top=3)
+    assert after and after[0].video_id == PALIGEMMA and "concept" in after[0].signals
+    assert re.search(r"\*\*polygamma\*\*", after[0].snippet, re.I), after[0].snippet
+    assert after[0].concepts
+    # the Spark path resolves the alias the same way
+    same = search_spark(spark, conf, "gemmapoly", top=3)
+    assert [(h.video_id, h.window_idx, h.start_s) for h in same] == [(h.video_id, h.window_idx, h.start_s) for h in after]
+
+
+def test_spark_gives_the_same_ranking(spark, gold_lake):
+    conf, _ = gold_lake
+    for query, kw in (("which GPU: is the RTX 3090 worth it?", {}), ("language model", {"video": "t3YJ5hKiMQ0"})):
+        local = search(conf, query, top=5, **kw)
+        remote = search_spark(spark, conf, query, top=5, **kw)
+        assert [(h.video_id, h.window_idx, h.start_s, h.signals) for h in remote] == \
+            [(h.video_id, h.window_idx, h.start_s, h.signals) for h in local], query
+        assert all(abs(a.score - b.score) < 1e-3 for a, b in zip(local, remote))
+        assert [h.snippet for h in remote] == [h.snippet for h in local]
+
+
+def test_the_results_page_links_to_the_moments_and_into_the_video_pages(gold_lake, tmp_path):
+    from transcript_lake.report import write_search_report
+
+    conf = gold_lake[0]
+    page = write_search_report(conf, "RTX 3090 graphics card", out=str(tmp_path / "search.html"))
+    text = page.read_text(encoding="utf-8")
+    assert "<mark>3090</mark>" in text and f"watch?v={MACHINE}&amp;t=" in text
+    linked = re.findall(r"href='([^']+\.html)'", text)
+    assert linked and all((page.parent / p).resolve().is_file() for p in linked)
+    assert "<script src" not in text and "stylesheet" not in text  # self-contained
+
+
+def test_a_new_video_is_indexed_alone_and_a_rerun_writes_nothing(spark, gold_lake, gold_plus_one, tmp_path):
+    conf, results = gold_plus_one
+    metrics = results["search"].metrics
+    assert metrics["videos_indexed"] == 1 and metrics["videos_removed"] == 0, metrics
+    order = ["video_id", "window_idx"]
+    before = load(spark, gold_lake[0], "search_windows").orderBy(*order).collect()
+    after = load(spark, conf, "search_windows")
+    assert after.filter("video_id != 'makemore-intro'").orderBy(*order).collect() == before
+    hits = search(conf, "character level language model", video="makemore-intro", top=1)
+    assert hits and hits[0].video_id == "makemore-intro" and hits[0].url is None  # not a YouTube id: no link
+    # a re-run changes nothing: the stage is skipped and no table gets a new version
+    copy = copy_lake(conf, tmp_path / "lake")
+    v0 = versions(spark, copy)
+    assert build(spark, copy, ["search"])["search"].status == "skipped"
+    assert versions(spark, copy) == v0
