@@ -58,7 +58,7 @@ def terms_lake(gold_lake):
 
 
 def test_terms_tables_are_consistent(spark, terms_lake):
-    conf, results, _ = terms_lake
+    conf, results = terms_lake
     mentions = load(spark, conf, "mentions")
     assert mentions.count() == results["terms"].metrics["mentions"] > 1000
     # every mention carries its segment's start time, and its first word is in that segment
