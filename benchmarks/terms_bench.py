@@ -4,7 +4,8 @@
 
 Measures, on the first N videos of the bundled corpus (upload order):
 - spaCy tokens/s inside the stage (mapInArrow) vs ``nlp.pipe`` alone, one process per core;
-- window embeddings/s inside the stage vs ``SentenceTransformer.encode`` alone (one process, all cores);
+- window embeddings/s inside the stage vs the lake's encoding alone (its runtime in one process, all
+  cores, same precision: OpenVINO bf16 where ``auto`` chose it, else sentence-transformers);
 - KeyBERT stage wall time (window + phrase embeddings + KeyBERT) vs the README way
   ``KeyBERT().extract_keywords(windows, keyphrase_ngram_range=(1, 2), stop_words="english")``;
 - 5 windows side by side.
@@ -45,9 +46,9 @@ def main() -> int:
 
     from transcript_lake.cli import setup_logging
     from transcript_lake.config import load_config
-    from transcript_lake.pipeline import run_stages
+    from transcript_lake.lake import table_path
+    from transcript_lake.pipeline import run_pipeline
     from transcript_lake.spark import build_spark
-    from transcript_lake.tables import table_path
 
     setup_logging()
     work = Path(tempfile.mkdtemp(prefix="terms-bench-"))
@@ -60,9 +61,9 @@ def main() -> int:
     (work / "sources.yaml").write_text(f"sources:\n  - path: {work / 'subset.hf-viewer.txt'}\n    listing: newest_first\n")
     conf = load_config("local", [f"lake.root={work / 'lake'}", f"inputs.manifest={work / 'sources.yaml'}"])
     spark = build_spark(conf)
-    run_stages(spark, conf, ["ingest", "segments", "windows"])
+    run_pipeline(spark, conf, ["ingest", "segments", "windows"])
     t0 = time.perf_counter()
-    terms = run_stages(spark, conf, ["terms"])[0]
+    terms = run_pipeline(spark, conf, ["terms"]).results["terms"]
     terms_wall = time.perf_counter() - t0
     windows = spark.read.format("delta").load(table_path(conf, "windows")).orderBy("video_id", "window_idx")
     # The benchmark needs the texts in one process for the standalone baselines.
@@ -84,13 +85,17 @@ def main() -> int:
 
     from sentence_transformers import SentenceTransformer
 
+    from transcript_lake.embedding import recorded_encoding
+    from transcript_lake.nlp.encoders import load_encoder
     from transcript_lake.nlp.models import resolve_embedding_model
 
-    st = SentenceTransformer(resolve_embedding_model(conf.get("nlp.embedding_model")), device="cpu")
-    st.encode(texts[:32])
+    encoding, _ = recorded_encoding(conf)
+    alone = load_encoder(encoding, "cpu", threads=cores)  # the same runtime and precision as the stage's
+    alone.encode(texts[:32], batch_size=64)
     t0 = time.perf_counter()
-    st.encode(texts, batch_size=64)
+    alone.encode(texts, batch_size=64)
     embed_alone = len(texts) / (time.perf_counter() - t0)
+    st = SentenceTransformer(resolve_embedding_model(conf.get("nlp.embedding_model")), device="cpu")
     embed_step = next(v for k, v in terms.steps.items() if k.startswith("embedded"))
     embed_stage = len(texts) / embed_step
     # The KeyBERT part of the stage: window embeddings + phrase embeddings + KeyBERT itself.
@@ -118,6 +123,7 @@ def main() -> int:
                                "ratio": round(spacy_stage / spacy_alone, 2),
                                "alone_including_model_load": round(spacy_alone_with_load),
                                "ratio_including_model_load": round(spacy_stage / spacy_alone_with_load, 2)},
+        "encoding": encoding.key,
         "window_embeddings_per_s": {"stage": round(embed_stage, 1), "alone": round(embed_alone, 1),
                                     "ratio": round(embed_stage / embed_alone, 2)},
         "keybert": {"stage_s": round(keybert_stage, 1), "readme_way_s": round(readme_wall, 1),
@@ -133,7 +139,7 @@ def main() -> int:
           "| measure | stage | library alone | ratio |", "|---|---|---|---|",
           f"| spaCy tokens/s | {spacy_stage:,.0f} | {spacy_alone:,.0f} | {spacy_stage / spacy_alone:.2f} |",
           f"| spaCy tokens/s, model load counted on both sides | {spacy_stage:,.0f} | {spacy_alone_with_load:,.0f} | {spacy_stage / spacy_alone_with_load:.2f} |",
-          f"| window embeddings/s | {embed_stage:.1f} | {embed_alone:.1f} | {embed_stage / embed_alone:.2f} |",
+          f"| window embeddings/s ({encoding.key}) | {embed_stage:.1f} | {embed_alone:.1f} | {embed_stage / embed_alone:.2f} |",
           f"| KeyBERT wall s: window + phrase embeddings + scoring vs README way | {keybert_stage:.1f} | {readme_wall:.1f} | {readme_wall / keybert_stage:.2f}x faster |",
           f"| KeyBERT wall s: phrase embeddings + scoring (window vectors shared with topics) | {keybert_stage - embed_step:.1f} | {readme_wall:.1f} | {readme_wall / (keybert_stage - embed_step):.2f}x faster |",
           "", "| window | README way | stage |", "|---|---|---|"]
