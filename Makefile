@@ -6,6 +6,9 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PY     := $(BIN)/python
+# Two pytest-xdist workers, whole modules each, longest first (tests/conftest.py): JVMs and child
+# processes wait much of the time, so two workers keep 2 cores busy. XDIST= runs in one process.
+XDIST  ?= -n 2 --dist loadfile --no-loadscope-reorder
 
 # Offline / air-gapped machines: Delta's jars come from a local Maven repository when this file exists
 # (CI has ../shared/maven). Set DELTA_IVY_SETTINGS yourself to use another one; unset, Maven Central is used.
@@ -31,10 +34,10 @@ run: venv
 	$(PY) jobs/pipeline.py --env local
 
 test: venv
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q $(XDIST)
 
 test-fast: venv
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q $(XDIST) -m "not slow"
 
 # Cold / warm / one new video / scaling / baseline script: benchmarks/results/pipeline_bench.{json,md} (~40 min)
 bench: venv

@@ -8,7 +8,7 @@ import sys
 
 import _bootstrap  # noqa: F401
 
-from transcript_lake.cli import main
+from transcript_lake.cli import entry
 
 if __name__ == "__main__":
-    sys.exit(main(["run", *sys.argv[1:]], prog="jobs/pipeline.py"))
+    entry(["run", *sys.argv[1:]], prog="jobs/pipeline.py")

@@ -11,4 +11,4 @@ import _bootstrap  # noqa: F401
 from transcript_lake.cli import stage_job
 
 if __name__ == "__main__":
-    sys.exit(stage_job(__file__, sys.argv[1:]))
+    stage_job(__file__, sys.argv[1:])

@@ -1,9 +1,16 @@
-"""Shared fixtures. One SparkSession for the whole test session (2 cores: JVM start-up is the biggest
-fixed cost) and one small gold lake built once by every stage; tests that change a lake work on a
-copy (:func:`copy_lake`), so nothing is built twice."""
+"""Shared fixtures. One SparkSession per test process (JVM start-up is the biggest fixed cost) and one
+small gold lake built once by every stage; tests that change a lake work on a copy (:func:`copy_lake`),
+so nothing is built twice.
+
+``make test`` runs two pytest-xdist workers (most tests wait on a JVM or a child process; two keep both
+cores busy). The lakes every worker reads are built once per run, by whichever worker asks first,
+under a file lock (:func:`built_once`); the others wait for it. Tests start heaviest first
+(:func:`pytest_collection_modifyitems`) so that no long test is left for the end."""
 
 from __future__ import annotations
 
+import os
+import pickle
 import shutil
 import sys
 from pathlib import Path
@@ -76,12 +83,35 @@ def small_corpus(tmp_path) -> Path:
     return copy_corpus(tmp_path / "corpus")
 
 
+def built_once(tmp_path_factory, name: str, make):
+    """``make(folder)``'s value, made once per test run: under pytest-xdist the first worker to ask
+    makes it in a folder all workers share, the others wait on the lock and read the pickled value.
+    A folder left half-built (its maker died) is made again."""
+    from filelock import FileLock
+
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # pytest-of-<user>/pytest-<n>/: shared by this run's workers
+    folder, done = base / name, base / f"{name}.pickle"
+    with FileLock(str(base / f"{name}.lock")):
+        if done.is_file():
+            return pickle.loads(done.read_bytes())
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        value = make(folder)
+        done.write_bytes(pickle.dumps(value))
+        return value
+
+
 @pytest.fixture(scope="session")
 def gold_lake(spark, tmp_path_factory):
-    """Every stage, once per test session, on the small corpus: the lake most tests read. Tests that
-    change it work on a copy (:func:`copy_lake`)."""
-    conf = small_conf(tmp_path_factory.mktemp("gold"))
-    return conf, build(spark, conf)
+    """Every stage, once per test run, on the small corpus: the lake most tests read. Tests that
+    change it work on a copy (:func:`copy_lake`). ``(conf, {stage: StageResult})``."""
+    def make(folder):
+        conf = small_conf(folder)
+        return conf, build(spark, conf)
+
+    return built_once(tmp_path_factory, "gold", make)
 
 
 # One more video for a finished lake: a 4-segment SRT (one window).
@@ -95,9 +125,11 @@ SPEED_KNOBS = ["nlp.device=cpu", "nlp.torch_threads=2", "nlp.embed_batch_size=16
 def gold_plus_one(spark, gold_lake, tmp_path_factory):
     """The gold lake copied and given one more video in place, with the speed knobs changed: what the
     incremental-run, portability and cluster tests compare against. ``(conf, results)``."""
-    conf = copy_lake(gold_lake[0], tmp_path_factory.mktemp("plus1") / "lake").with_overrides(
-        [*SPEED_KNOBS, f"inputs.extra=[{NEW_VIDEO}]"])
-    return conf, build(spark, conf)
+    def make(folder):
+        conf = copy_lake(gold_lake[0], folder / "lake").with_overrides([*SPEED_KNOBS, f"inputs.extra=[{NEW_VIDEO}]"])
+        return conf, build(spark, conf)
+
+    return built_once(tmp_path_factory, "plus1", make)
 
 
 def copy_lake(conf, dst: Path):
@@ -126,3 +158,19 @@ def load(spark, conf, name):
     from transcript_lake.lake import table_path
 
     return spark.read.format("delta").load(table_path(conf, name))
+
+
+# Longest modules first, so that no long one is left for the end of a two-worker run (``make test``
+# hands out whole modules, in this order: ``--dist loadfile --no-loadscope-reorder``). The first builds
+# the gold lake; the next ones build lakes of their own, so the other worker has work while it waits.
+# A pure function of the collected items: every xdist worker must collect the same order.
+LONGEST_FIRST = ("test_crash.py", "test_cli.py", "test_hostile_input.py", "test_cluster.py", "test_docs.py",
+                 "test_concurrency.py", "test_pipeline.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item):
+        name = Path(str(item.fspath)).name
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: the rest keep their collection order

@@ -1,8 +1,12 @@
-"""The pipeline on a real Spark cluster: a standalone master + worker on localhost started from the
-pip-installed pyspark, the library shipped to executors as a wheel (``--py-files``), ``conf/cluster.yaml``.
-The cluster continues a lake built locally (``local[*]``, the session's ``gold_lake``) with one more
-video: only that video is processed there, and every table equals the lake that got the same video
-locally (``gold_plus_one``)."""
+"""The pipeline on a real Spark cluster, continuing a lake that moved: a standalone master + worker on
+localhost started from the pip-installed pyspark, ``conf/cluster.yaml``, the library shipped to executors
+as a wheel (``--py-files``). The lake was built locally (``local[*]``, the session's ``gold_lake``),
+then copied elsewhere and the original deleted; the run comes from a second clone of the project (its
+own code and its own copy of the inputs, named by a manifest relative to that clone). Only the new video
+is processed, topics assign it with the saved model, nothing is quarantined as a duplicate, stored paths
+resolve inside the lake, and every table equals the lake that stayed where it was built and got the
+same video there (``gold_plus_one``). One run proves both "portable" and "cluster": each costs a JVM
+and a pipeline run, so they share one."""
 
 from __future__ import annotations
 
@@ -17,12 +21,32 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
+from pyspark.sql import functions as F
 
-from conftest import NEW_VIDEO, ROOT, SMALL_TOPICS, load
+from conftest import FIXTURES, NEW_VIDEO, ROOT, SMALL_TOPICS, load
 from lake_compare import assert_lakes_equal
 
 PY = sys.executable
 BIN = Path(PY).parent
+IGNORE = shutil.ignore_patterns(".venv", ".git", "lake", "__pycache__", ".pytest_cache", "results", "dist", "build",
+                                "*.egg-info", "_output", ".gpu")
+
+
+def second_clone(dst: Path) -> Path:
+    """A second checkout of this project (its files as they are, without the venv, git or lakes)."""
+    shutil.copytree(ROOT, dst, ignore=IGNORE)
+    return dst
+
+
+def moved_lake(built: Path, tmp_path: Path) -> Path:
+    """The lake copied to another folder and the original (a copy of it, here) deleted."""
+    first = tmp_path / "built" / "lake"
+    shutil.copytree(built, first)
+    moved = tmp_path / "elsewhere" / "lake"
+    shutil.copytree(first, moved)
+    shutil.rmtree(first)
+    return moved
 
 
 def _free_port() -> int:
@@ -96,38 +120,58 @@ def _port_free(port: int) -> bool:
 
 
 @pytest.mark.slow
-def test_a_lake_built_locally_continues_on_a_standalone_cluster(spark, gold_lake, gold_plus_one, standalone_cluster, tmp_path):
+def test_a_moved_lake_continues_on_a_standalone_cluster_from_another_clone(spark, gold_lake, gold_plus_one,
+                                                                           standalone_cluster, tmp_path):
     conf, _ = gold_lake
-    dist = tmp_path / "dist"
-    wheel = subprocess.run([PY, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist), str(ROOT)],
+    here = gold_plus_one[0]  # the lake that stayed where it was built and got the new video there
+    lake, events = moved_lake(Path(conf.get("lake.root")), tmp_path), tmp_path / "events"
+    events.mkdir()
+
+    # a second clone with its own copy of the inputs at paths of its own: a relative manifest inside it
+    clone = second_clone(tmp_path / "clone2")
+    shutil.copytree(FIXTURES / "corpus_small", clone / "inputs")
+    shutil.copy(NEW_VIDEO, clone / "inputs" / NEW_VIDEO.name)
+    entries = yaml.safe_load(Path(conf.get("inputs.manifest")).read_text())["sources"]
+    for entry in entries:
+        entry["path"] = "inputs/" + Path(entry["path"]).name  # relative to clone 2's root: another source_path
+    (clone / "conf" / "moved-sources.yaml").write_text(yaml.safe_dump({"sources": entries}))
+
+    dist = tmp_path / "dist"  # the clone's own code, shipped to the executors
+    wheel = subprocess.run([PY, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist), str(clone)],
                            capture_output=True, text=True, timeout=300)
     assert wheel.returncode == 0, wheel.stderr[-2000:]
     (whl,) = dist.glob("transcript_lake-*.whl")
-
-    lake, events = tmp_path / "lake", tmp_path / "events"
-    shutil.copytree(conf.get("lake.root"), lake)  # built locally, continued on the cluster
-    events.mkdir()
-    overrides = [f"inputs.manifest={conf.get('inputs.manifest')}", *SMALL_TOPICS]
     cmd = [PY, "-m", "transcript_lake.cli", "submit", "--master", standalone_cluster, "--py-files", str(whl),
            "--conf", "spark.driver.memory=2g", "--conf", f"spark.pyspark.python={PY}", "--conf", "spark.executor.memory=2g",
            "--conf", f"spark.eventLog.dir={events.as_uri()}",
-           "jobs/pipeline.py", "--env", "cluster", "--lake", str(lake), "--input", str(NEW_VIDEO),
-           *[a for o in overrides for a in ("--set", o)]]
-    p = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=1200,
-                       env={**os.environ, "LAKE_ROOT": str(lake)})
+           "jobs/pipeline.py", "--env", "cluster", "--lake", str(lake), "--input", f"inputs/{NEW_VIDEO.name}",
+           *[a for o in ["inputs.manifest=conf/moved-sources.yaml", *SMALL_TOPICS] for a in ("--set", o)]]
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "TRANSCRIPT_LAKE_FAULT")}
+    p = subprocess.run(cmd, capture_output=True, text=True, cwd=clone, timeout=1200, env={**env, "LAKE_ROOT": str(lake)})
     # spark-submit's Python runner sends the job's stderr to stdout: the log and the summary are both there
-    assert p.returncode == 0, (p.stdout + p.stderr)[-4000:]
+    out = p.stdout + p.stderr
+    assert p.returncode == 0, out[-4000:]
+    assert f"from {clone / 'transcript_lake'}" in out, "the second clone must run its own code"
     logs = list(events.iterdir())
     # Spark 4 writes eventlog_v2_<app id>/ folders (rolling logs), earlier versions one app-<id> file
     assert any("app-" in l.name for l in logs), f"no event log for the history server in {events}: {logs}"
 
-    runs = load(spark, conf.with_overrides([f"lake.root={lake}"]), "pipeline_runs")
-    last = runs.filter(runs.run_id == runs.agg({"run_id": "max"}).first()[0]).collect()
+    moved_conf = conf.with_overrides([f"lake.root={lake}"])
+    runs = load(spark, moved_conf, "pipeline_runs")
+    last = runs.filter(F.col("run_id") == runs.agg(F.max("run_id")).first()[0]).collect()
     metrics = {r["stage"]: json.loads(r["metrics"] or "{}") for r in last}
-    assert metrics["ingest"]["files_parsed"] == 1 and metrics["segments"]["videos_rebuilt"] == 1
-    assert metrics["terms"]["videos_processed"] == 1 and metrics["topics"]["refit"] == 0
+    assert {r["stage"] for r in last if r["status"] == "failed"} == set()
+    assert metrics["ingest"]["files_parsed"] == 1 and metrics["ingest"]["files_moved"] == 4, metrics["ingest"]
+    assert metrics["segments"]["videos_rebuilt"] == 1 and metrics["windows"]["videos_rebuilt"] == 1
+    assert metrics["terms"]["videos_processed"] == 1 and metrics["terms"]["phrases_embedded"] < 50
+    assert metrics["topics"]["refit"] == 0 and metrics["topics"]["videos_assigned"] == 1, metrics["topics"]
+    quarantine = load(spark, moved_conf, "quarantine")
+    assert quarantine.filter(F.col("reason").startswith("duplicate")).count() == 0
+    assert quarantine.count() == load(spark, here, "quarantine").count()
+    for r in load(spark, moved_conf, "topic_runs").collect():  # stored paths that must resolve: lake-relative
+        assert not Path(r["model_path"]).is_absolute() and (lake / r["model_path"] / "config.json").is_file()
 
     # source_path is informative (relative to the project the driver imported its code from)
-    compared = assert_lakes_equal(spark, lake, Path(gold_plus_one[0].get("lake.root")), ignore_columns={"source_path"})
+    compared = assert_lakes_equal(spark, lake, Path(here.get("lake.root")), ignore_columns={"source_path"})
     assert {"segments", "windows", "mentions", "keyphrases", "concepts", "topics", "window_topics",
             "concept_timeline"} <= set(compared)

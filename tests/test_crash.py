@@ -20,13 +20,12 @@ import random
 import signal
 import subprocess
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
-from pyspark.sql import functions as F
-
 from conftest import ROOT, pipeline_command
-from lake_compare import OPS_TABLES, assert_lakes_equal, comparable, delta_tables
+from lake_compare import OPS_TABLES, VOLATILE_COLUMNS, assert_lakes_equal, delta_tables
 
 # (kind of write, fault spec): in pipeline order, so each run gets one step further.
 # "external": the test itself kills the run's process group at a random moment (seeded).
@@ -83,29 +82,71 @@ def orphan_files(table_dir: Path) -> int:
     return n
 
 
-def assert_consistent(spark, lake: Path, reference: Path) -> dict:
+def plain(value):
+    """A hashable, comparable form of one cell: doubles to 4 places, lists/structs/maps as tuples
+    (maps sorted), as lake_compare.comparable does for Spark rows."""
+    if isinstance(value, float):
+        return round(value, 4)
+    if isinstance(value, dict):
+        return tuple((k, plain(v)) for k, v in sorted(value.items()))
+    if isinstance(value, (list, tuple)):
+        items = tuple(plain(v) for v in value)
+        # a map reads back as a list of (key, value) pairs: its order is not data
+        return tuple(sorted(items, key=repr)) if value and all(isinstance(v, tuple) for v in value) else items
+    return value
+
+
+def rows_of(table) -> tuple[list[str], Counter]:
+    """The comparable columns of a pyarrow table (no volatile columns, timestamps or vectors: see
+    lake_compare) and its rows as a multiset."""
+    import pyarrow as pa
+
+    def vector(t):
+        return (pa.types.is_list(t) or pa.types.is_large_list(t)) and pa.types.is_floating(t.value_type)
+
+    cols = [f.name for f in table.schema if f.name not in VOLATILE_COLUMNS and not pa.types.is_timestamp(f.type)
+            and not vector(f.type)]
+    data = table.select(cols).to_pylist()
+    return cols, Counter(tuple(plain(r[c]) for c in cols) for r in data)
+
+
+def assert_consistent(lake: Path, reference: Path, reference_rows: dict) -> dict:
     """Every table readable; every row one an uninterrupted run has (so no duplicates); every video
-    present complete; tables without videos empty or complete. Returns rows per table."""
+    present complete; tables without videos empty or complete. Returns rows per table.
+
+    Read with the deltalake reader (no Spark): the log replays and every file it references opens;
+    the final comparison after the repairing run is Spark's (lake_compare), as users read."""
+    from deltalake import DeltaTable
+
     rows = {}
-    ref_tables = set(delta_tables(reference))
     for table in delta_tables(lake):
-        df = spark.read.format("delta").load(str(lake / table))
-        rows[table] = df.count()  # readable: the log replays and every referenced file opens
-        df.collect()
-        if table in OPS_TABLES or table not in ref_tables:
+        data = DeltaTable(str(lake / table)).to_pyarrow_table()
+        rows[table] = data.num_rows
+        if table in OPS_TABLES or table not in reference_rows:
             continue
-        mine = comparable(df)
-        theirs = comparable(spark.read.format("delta").load(str(reference / table)))
-        extra = mine.exceptAll(theirs)
-        assert extra.isEmpty(), f"{table}: {extra.count()} row(s) an uninterrupted run does not have (duplicates?)"
-        if "video_id" in mine.columns:
-            mine_n = mine.groupBy("video_id").agg(F.count("*").alias("n"))
-            ref_n = theirs.groupBy("video_id").agg(F.count("*").alias("ref_n"))
-            half = mine_n.join(ref_n, mine_n["video_id"].eqNullSafe(ref_n["video_id"]), "left").filter("n != ref_n").collect()
-            assert not half, f"{table}: half-written video(s) {[r[0] for r in half]}"
+        cols, mine = rows_of(data)
+        ref_cols, theirs = reference_rows[table]
+        assert cols == ref_cols, (table, cols, ref_cols)
+        extra = mine - theirs
+        assert not extra, f"{table}: {sum(extra.values())} row(s) an uninterrupted run does not have (duplicates?): {list(extra)[:2]}"
+        if "video_id" in cols:
+            at = cols.index("video_id")
+            per_video, ref_per_video = Counter(), Counter()
+            for r, n in mine.items():
+                per_video[r[at]] += n
+            for r, n in theirs.items():
+                ref_per_video[r[at]] += n
+            half = [v for v, n in per_video.items() if n != ref_per_video[v]]
+            assert not half, f"{table}: half-written video(s) {half}"
         elif rows[table]:
-            assert rows[table] == theirs.count(), f"{table}: {rows[table]} rows, an uninterrupted run has {theirs.count()}"
+            assert rows[table] == sum(theirs.values()), f"{table}: {rows[table]} rows, an uninterrupted run has {sum(theirs.values())}"
     return rows
+
+
+def reference_rows_of(reference: Path) -> dict:
+    from deltalake import DeltaTable
+
+    return {t: rows_of(DeltaTable(str(reference / t)).to_pyarrow_table()) for t in delta_tables(reference) if t not in OPS_TABLES}
 
 
 @pytest.mark.slow
@@ -117,11 +158,12 @@ def test_killed_anywhere_the_lake_stays_consistent_and_the_next_run_repairs_it(s
     seed = int(os.environ.get("CRASH_SEED", "7"))
     rng = random.Random(seed)
     report = []
+    reference_rows = reference_rows_of(reference)
     seen_orphans: dict[str, int] = {}
 
     def after_kill(label: str, rc: int, err: str, seconds: float, kind: str):
         assert rc == -signal.SIGKILL, f"{label}: expected the run to be killed, it exited {rc}:\n{err[-3000:]}"
-        rows = assert_consistent(spark, lake, reference)
+        rows = assert_consistent(lake, reference, reference_rows)
         table = label.split(":")[0]
         total = orphan_files(lake / table) if (lake / table / "_delta_log").is_dir() else 0
         orphans, seen_orphans[table] = total - seen_orphans.get(table, 0), total  # left by this kill

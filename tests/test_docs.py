@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, build, copy_lake
+from conftest import ROOT, build, built_once, copy_lake
 from transcript_lake.schemas import tables_markdown
 
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -72,12 +72,15 @@ PYTHON = blocks("python")
 def doc_lake(spark, gold_lake, tmp_path_factory):
     """A copy of the gold lake whose topics were fitted with the default settings, so the documented
     commands (which use the default configuration) find nothing to redo."""
-    conf = copy_lake(gold_lake[0], tmp_path_factory.mktemp("docs") / "lake")
-    defaults = conf.with_overrides([f"topics.{k}={v}" for k, v in (
-        ("min_topic_size", 25), ("hdbscan.min_cluster_size", 25), ("hdbscan.min_samples", 10),
-        ("vectorizer.min_df", 3), ("fit_sample", "null"))])
-    build(spark, defaults)
-    return conf
+    def make(folder):
+        conf = copy_lake(gold_lake[0], folder / "lake")
+        defaults = conf.with_overrides([f"topics.{k}={v}" for k, v in (
+            ("min_topic_size", 25), ("hdbscan.min_cluster_size", 25), ("hdbscan.min_samples", 10),
+            ("vectorizer.min_df", 3), ("fit_sample", "null"))])
+        build(spark, defaults)
+        return conf
+
+    return built_once(tmp_path_factory, "docs", make)  # once per run, also with several xdist workers
 
 
 def clean_env(conf) -> dict:

