@@ -160,17 +160,25 @@ def load(spark, conf, name):
     return spark.read.format("delta").load(table_path(conf, name))
 
 
-# Longest modules first, so that no long one is left for the end of a two-worker run (``make test``
-# hands out whole modules, in this order: ``--dist loadfile --no-loadscope-reorder``). The first builds
-# the gold lake; the next ones build lakes of their own, so the other worker has work while it waits.
-# A pure function of the collected items: every xdist worker must collect the same order.
-LONGEST_FIRST = ("test_crash.py", "test_cli.py", "test_hostile_input.py", "test_cluster.py", "test_docs.py",
-                 "test_concurrency.py", "test_pipeline.py")
+# Module order for a two-worker run (``make test`` hands out whole modules in this order: ``--dist
+# loadfile --no-loadscope-reorder``; each worker takes the next module when it is free). The crash
+# chain first: it builds the gold lake and is the longest. Then the modules that build lakes of their
+# own, longest first, so the other worker has work while the gold lake is being built; then the ones
+# that read the gold lake, longest first. A pure function of the collected items: every xdist worker
+# must collect the same order.
+# xdist starts each worker with two modules (round robin): test_structure (seconds) is the crash chain's
+# second, so that the long test_hostile_input goes to the other worker.
+LONGEST_FIRST = ("test_crash.py", "test_cli.py", "test_structure.py", "test_hostile_input.py", "test_ingest.py", "test_cluster.py",
+                 "test_docs.py", "test_concurrency.py", "test_pipeline.py", "test_concepts.py", "test_vocabulary.py",
+                 "test_terms.py", "test_timelines.py", "test_embedding.py", "test_topics.py", "test_search.py")
 
 
 def pytest_collection_modifyitems(config, items):
+    gold_modules = {str(item.fspath) for item in items if "gold_lake" in getattr(item, "fixturenames", ())}
+
     def rank(item):
         name = Path(str(item.fspath)).name
-        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+        longest = LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+        return (0 if name == "test_crash.py" else 1 if str(item.fspath) not in gold_modules else 2, longest)
 
-    items.sort(key=rank)  # stable: the rest keep their collection order
+    items.sort(key=rank)  # stable: within a module, and among the rest, collection order

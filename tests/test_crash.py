@@ -5,8 +5,8 @@ would not hold (no duplicates) and no half video; the next run picks up where th
 the last kill, one clean run must leave exactly the tables of an uninterrupted run (``gold_lake``).
 
 Kill points are named by ``TRANSCRIPT_LAKE_FAULT`` (see :mod:`transcript_lake.faults`): ``during`` a
-write (a timer fires while Spark tasks write Parquet files) and ``after`` a commit (before the stage's
-next commit). Each kind of write is killed once, because every write of a kind goes through the same
+write (as soon as the write's first data file is on disk, whatever the machine's speed; the model save
+by a timer) and ``after`` a commit (before the stage's next commit). Each kind of write is killed once, because every write of a kind goes through the same
 helper (:mod:`transcript_lake.tables`): a ``replaceWhere`` mid-write, a MERGE mid-write, a diff-MERGE
 mid-write, the model save mid-write; and the two recovery records between commits: the ingest ledger
 (``source_files``) and a per-video stage's markers (``stage_state``, written by the orchestrator).
@@ -33,19 +33,20 @@ KILL_POINTS = [
     ("any moment", "external"),
     ("ledger between commits", "raw_records:after"),          # ingest: rows committed, source_files not
     ("markers between commits", "windows:after"),             # rows committed, stage_state markers not
-    ("replaceWhere mid-write", "mentions:during@4"),          # the spaCy write: long enough to be cut mid-way
-    ("MERGE mid-write", "phrase_embeddings:during@1"),
+    ("replaceWhere mid-write", "mentions:during+file"),       # the spaCy write, killed at its first data file
+    ("MERGE mid-write", "phrase_embeddings:during+file"),
     ("model save mid-write", "topic_model:during@0.05"),
-    ("diff-MERGE mid-write", "concept_video:during@0.3"),
+    ("diff-MERGE mid-write", "concept_video:during+file"),
 ]
 
 
-def run_pipeline_process(cmd: list[str], fault: str | None = None, kill_after_s: float | None = None):
+def run_pipeline_process(cmd: list[str], fault: str | None = None, kill_after_s: float | None = None, lake: Path | None = None):
     """Run the pipeline in its own process group; kill the group after ``kill_after_s`` if given."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("TRANSCRIPT_LAKE_FAULT", None)
     if fault:
         env["TRANSCRIPT_LAKE_FAULT"] = fault
+        env["TRANSCRIPT_LAKE_FAULT_LAKE"] = str(lake)  # where `during+file` watches for the first file
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
@@ -180,8 +181,8 @@ def test_killed_anywhere_the_lake_stays_consistent_and_the_next_run_repairs_it(s
             rc, out, err, seconds = run_pipeline_process(cmd, kill_after_s=at)
             after_kill(f"external:SIGKILL at {at} s (seed {seed})", rc, err, seconds, kind)
             continue
-        rc, out, err, seconds = run_pipeline_process(cmd, fault=fault)
-        assert f"[fault] SIGKILL at {fault.split('@')[0].split('#')[0]}" in err, f"{fault} was never reached:\n{err[-3000:]}"
+        rc, out, err, seconds = run_pipeline_process(cmd, fault=fault, lake=lake)
+        assert f"[fault] SIGKILL at {fault.split('@')[0].split('#')[0].replace('+file', '')}" in err, f"{fault} was never reached:\n{err[-3000:]}"
         late = "finished first" in err  # a `during` kill that the write outran: it died at the commit
         if after_kill(fault + (" (at its commit)" if late else ""), rc, err, seconds, kind) and ":during" in fault and not late:
             landed_mid_write.append(fault)

@@ -9,6 +9,9 @@ starts and after its commit returned. ``TRANSCRIPT_LAKE_FAULT`` names where to d
     mentions:before        killed just before the first write of ``mentions`` starts
     mentions:during@2.5    killed 2.5 s after that write started (Spark tasks are writing Parquet
                            files), or at its commit if the write is faster than that
+    mentions:during+file   killed as soon as that write has put its first new data file in the
+                           table's folder (``TRANSCRIPT_LAKE_FAULT_LAKE`` names the lake root):
+                           mid-write whatever the machine's speed; ``@s`` adds a delay after it
     quarantine:after#2     killed right after the second commit to ``quarantine`` in this process
 
 The kill takes the whole process group when this process leads one (the tests start runs with
@@ -27,9 +30,10 @@ import threading
 from collections import Counter
 
 ENV = "TRANSCRIPT_LAKE_FAULT"
-_SPEC = re.compile(r"^(?P<table>[a-z_]+):(?P<when>before|during|after)(?:#(?P<nth>\d+))?(?:@(?P<delay>[0-9.]+))?$")
+LAKE_ENV = "TRANSCRIPT_LAKE_FAULT_LAKE"
+_SPEC = re.compile(r"^(?P<table>[a-z_]+):(?P<when>before|during|after)(?P<file>\+file)?(?:#(?P<nth>\d+))?(?:@(?P<delay>[0-9.]+))?$")
 _seen: Counter = Counter()
-_timers: dict[str, threading.Timer] = {}
+_timers: dict = {}  # table -> something with .cancel(): a Timer, or the event of a file watch
 
 
 def kill_now(point: str) -> None:
@@ -62,6 +66,13 @@ def checkpoint(table: str, when: str) -> None:
         kill_now(point)
     elif wanted == "after" and when == "after":
         kill_now(point)
+    elif wanted == "during" and when == "before" and m["file"]:
+        # the write runs on this thread; a watcher kills the run once the write's first file is there
+        folder = os.path.join(os.environ.get(LAKE_ENV, "."), table)
+        stop = threading.Event()
+        threading.Thread(target=_kill_at_first_new_file, args=(folder, _data_files(folder), float(m["delay"] or 0),
+                                                             point, stop), daemon=True).start()
+        _timers[table] = _Cancel(stop)
     elif wanted == "during" and when == "before":
         # the write runs on this thread; a timer kills the run while it does
         timer = threading.Timer(float(m["delay"] or 0.5), kill_now, args=(point,))
@@ -73,6 +84,30 @@ def checkpoint(table: str, when: str) -> None:
         # whatever the machine's speed (a later kill could let the stage finish and skip the point)
         _timers.pop(table).cancel()
         kill_now(point + " (the write finished first: killed at its commit)")
+
+
+class _Cancel:
+    def __init__(self, event: threading.Event):
+        self.event = event
+
+    def cancel(self) -> None:
+        self.event.set()
+
+
+def _data_files(folder: str) -> set[str]:
+    found = set()
+    for top, _, names in os.walk(folder):
+        if "_delta_log" not in top:
+            found.update(os.path.join(top, n) for n in names if n.endswith(".parquet"))
+    return found
+
+
+def _kill_at_first_new_file(folder: str, before: set[str], delay: float, point: str, stop: threading.Event) -> None:
+    while not stop.wait(0.02):
+        if _data_files(folder) - before:
+            if delay and stop.wait(delay):
+                return
+            kill_now(point + " (its first data file was written)")
 
 
 class writing:
