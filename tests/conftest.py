@@ -4,8 +4,9 @@ so nothing is built twice.
 
 ``make test`` runs two pytest-xdist workers (most tests wait on a JVM or a child process; two keep both
 cores busy). The lakes every worker reads are built once per run, by whichever worker asks first,
-under a file lock (:func:`built_once`); the others wait for it. Tests start heaviest first
-(:func:`pytest_collection_modifyitems`) so that no long test is left for the end."""
+under a file lock (:func:`built_once`); the others wait for it. Modules are handed out in the order
+of :func:`pytest_collection_modifyitems`: the crash chain, then modules with lakes of their own, then
+the gold-lake readers."""
 
 from __future__ import annotations
 
@@ -168,8 +169,8 @@ def load(spark, conf, name):
 # must collect the same order.
 # xdist starts each worker with two modules (round robin): test_structure (seconds) is the crash chain's
 # second, so that the long test_hostile_input goes to the other worker.
-LONGEST_FIRST = ("test_crash.py", "test_cli.py", "test_structure.py", "test_hostile_input.py", "test_ingest.py", "test_cluster.py",
-                 "test_docs.py", "test_concurrency.py", "test_pipeline.py", "test_concepts.py", "test_vocabulary.py",
+LONGEST_FIRST = ("test_crash.py", "test_cli.py", "test_structure.py", "test_hostile_input.py", "test_ingest.py",
+                 "test_cluster.py", "test_docs.py", "test_concurrency.py", "test_pipeline.py", "test_concepts.py", "test_vocabulary.py",
                  "test_terms.py", "test_timelines.py", "test_embedding.py", "test_topics.py", "test_search.py")
 
 
