@@ -19,7 +19,8 @@ from pyspark.sql import functions as F
 
 from transcript_lake.config import Config
 from transcript_lake.schemas import table_specs
-from transcript_lake.stages.terms import MENTION_COLUMNS, settings as terms_settings, spacy_mentions, worker_settings
+from transcript_lake.stages.terms import (MENTION_COLUMNS, independent_nested, settings as terms_settings, spacy_mentions,
+                                          worker_settings)
 from transcript_lake.tables import read_table
 
 
@@ -34,6 +35,8 @@ def chapter_recall(spark: SparkSession, conf: Config) -> dict:
                                  F.array(F.lit(0)).alias("seg_offsets"), F.col("title").alias("text"))
     title_terms = as_windows.mapInArrow(spacy_mentions(worker_settings(conf, terms_settings(conf))),
                                         table_specs()["mentions"].spark_schema(MENTION_COLUMNS))
+    # a name nested in a chapter title counts as the pipeline counts it: where the video says it alone
+    title_terms = independent_nested(title_terms, read_table(spark, conf, "mentions").filter("kind != 'nested'"))
     title_terms = _canonical(spark, conf, title_terms.withColumnRenamed("window_idx", "chapter_idx")).select(
         "video_id", "chapter_idx", "canonical").distinct()
     spoken = _canonical(spark, conf, read_table(spark, conf, "mentions").filter(F.col("start_s").isNotNull())) \

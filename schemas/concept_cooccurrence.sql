@@ -1,6 +1,7 @@
 -- layer: gold
 -- key: concept, other_concept
--- Concepts spoken in the same windows. Both directions are stored, so "what co-occurs with X" is
+-- Concepts spoken in the same windows (said as themselves: nested mentions, which always share a window
+-- with the term around them, do not count). Both directions are stored, so "what co-occurs with X" is
 -- WHERE concept = X. Only concepts in at least timelines.cooccurrence.min_windows windows, pairs in at least
 -- min_pair_windows windows, and the top_n partners of each concept by NPMI.
 CREATE TABLE IF NOT EXISTS transcripts.concept_cooccurrence (

@@ -74,8 +74,9 @@ def test_trend_is_cumulative_along_each_channel(spark, gold_lake):
     # the single-video channels (makemore, PaliGemma) cannot have a trend
     single = tr[tr["channel"].isin(["Andrej Karpathy", "Umar Jamil"])]
     assert len(single) and (single["trend"] == "too_few_videos").all() and single["trend_score"].isna().all()
-    shares = tr.groupby("video_id")["share"].sum()
-    assert ((shares - 1).abs() < 1e-4).all()
+    # shares of a video sum to 1, up to the rounding of each stored share to 6 digits
+    per_video = tr.groupby("video_id")["share"]
+    assert ((per_video.sum() - 1).abs() <= per_video.size() * 5e-7 + 1e-9).all()
 
 
 def test_cooccurrence_counts_windows_and_pmi(spark, gold_lake):

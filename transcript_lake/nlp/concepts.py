@@ -113,8 +113,21 @@ def strip_edge_adjectives(tokens, stop: frozenset[str]) -> list:
     return tokens
 
 
+def drop_generic_tail(tokens) -> list:
+    """``DETR main ideas`` -> ``DETR``: a generic head goes (when other words remain), and so do the
+    adjectives that only qualified it ("main", "key"), so the name is left alone."""
+    tokens = list(tokens)
+    popped = False
+    while len(tokens) > 1 and normalise_text(token_form(tokens[-1])) in GENERIC_TAILS:
+        tokens.pop()
+        popped = True
+    while popped and len(tokens) > 1 and (tokens[-1].pos_ == "ADJ" or tokens[-1].pos_ in EDGE_POS):
+        tokens.pop()
+    return tokens
+
+
 def concept_key(tokens, stop: frozenset[str]) -> str | None:
-    tokens = strip_edge_adjectives(tokens, stop)
+    tokens = drop_generic_tail(strip_edge_adjectives(tokens, stop))
     # A concept names a thing: at least one noun or name ("streamable" alone is not a concept).
     if not any(t.pos_ in ("NOUN", "PROPN") for t in tokens):
         return None

@@ -3,7 +3,8 @@
 All NLP runs in Spark's Python workers over Arrow batches (``mapInArrow``), models loaded once per
 worker (``nlp.models``), inputs batched:
 
-1. spaCy ``nlp.pipe`` over the windows of changed videos -> mentions, each mapped to its segment.
+1. spaCy ``nlp.pipe`` over the windows of changed videos -> mentions, each mapped to its segment
+   (names nested in longer terms included, ``nlp.mentions``).
 2. Each window embedded once -> ``window_embeddings``.
 3. Each distinct phrase / concept key not yet in ``phrase_embeddings`` (for this model) embedded once
    and appended (the cache survives runs).
@@ -19,6 +20,7 @@ from typing import Iterator
 
 import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Window
 from pyspark.sql import functions as F
 
 from ..config import Config
@@ -30,7 +32,7 @@ from ..stage import Settings, Stage, StageContext, file_digest
 from ..tables import ensure_table, merge_by_key, read_table, replace_where
 
 NAME = "terms"
-NORMALISATION_VERSION = 4  # bump when concept_key() changes: every video is re-processed
+NORMALISATION_VERSION = 5  # bump when concept_key() changes: every video is re-processed
 MENTION_COLUMNS = ["video_id", "window_idx", "seg_idx", "char_start", "surface", "concept", "phrase", "kind", "label"]
 
 
@@ -56,7 +58,8 @@ def settings(conf: Config) -> Settings:
                 "encoding": encoding.key,  # model by content hash + backend + precision: what makes the vectors
                 "stop_concepts": file_digest(conf.path("terms.stop_concepts")),
                 "top_k": int(conf.get("terms.keybert_top_k")), "diversity": float(conf.get("terms.mmr_diversity")),
-                "max_words": int(conf.get("terms.max_phrase_words")), "normalisation": NORMALISATION_VERSION},
+                "max_words": int(conf.get("terms.max_phrase_words")), "normalisation": NORMALISATION_VERSION,
+                "nested_max_zipf": float(conf.get("terms.nested_max_zipf") or 0)},
         speed={"device": conf.get("nlp.device"), "torch_threads": int(conf.get("nlp.torch_threads")),
                "spacy_batch_size": int(conf.get("nlp.spacy_batch_size")),
                "embed_batch_size": int(conf.get("nlp.embed_batch_size")),
@@ -90,15 +93,30 @@ def spacy_mentions(s: dict):
             items = batch.to_pylist()
             windows = [w for w in items if w["window_idx"] >= 0]
             for t in (w for w in items if w["window_idx"] < 0):  # video titles (pseudo-window -1)
-                for m in extract_title_mentions(nlp, t["text"], stop):
+                for m in extract_title_mentions(nlp, t["text"], stop, s["nested_max_zipf"]):
                     rows.append({"video_id": t["video_id"], "window_idx": -1, **m})
             docs = nlp.pipe((w["text"] for w in windows), batch_size=s["spacy_batch_size"])
             for w, doc in zip(windows, docs):
-                for m in extract_mentions(doc, w["seg_from"], w["seg_offsets"], stop):
+                for m in extract_mentions(doc, w["seg_from"], w["seg_offsets"], stop, s["nested_max_zipf"]):
                     rows.append({"video_id": w["video_id"], "window_idx": w["window_idx"], **m})
             yield pa.RecordBatch.from_pylist(rows, schema=schema)
 
     return fn
+
+
+def independent_nested(mentions: DataFrame, said_alone: DataFrame | None = None) -> DataFrame:
+    """Nested names (``kind = 'nested'``) only where the video also says them on their own: a word
+    that appears only inside one longer name ("Monte" of "Monte Carlo") is part of that name, not a
+    name of its own (C-value's independence test, per video, so incremental runs agree). The test is
+    against ``said_alone`` (``video_id``, ``concept`` of non-nested mentions) when given, else against
+    ``mentions`` itself (one window pass: no second spaCy run)."""
+    nested = F.col("kind") == "nested"
+    if said_alone is not None:
+        keep = mentions.filter(nested).join(said_alone.select("video_id", "concept").distinct(),
+                                            ["video_id", "concept"], "left_semi")
+        return mentions.filter(~nested).unionByName(keep)
+    alone = F.max((~nested).cast("int")).over(Window.partitionBy("video_id", "concept"))
+    return mentions.withColumn("_alone", alone).filter(~nested | (F.col("_alone") == 1)).drop("_alone")
 
 
 def embed_rows(s: dict, key_columns: list[str], text_column: str):
@@ -216,8 +234,8 @@ def run(ctx: StageContext) -> None:
               .select("video_id", F.lit(-1).alias("window_idx"), F.lit(0).alias("seg_from"),
                       F.array(F.lit(0)).alias("seg_offsets"), F.coalesce("title", F.lit("")).alias("text")))
     docs = windows.select("video_id", "window_idx", "seg_from", "seg_offsets", "text").unionByName(titles)
-    raw = (docs.repartition(parts)
-           .mapInArrow(spacy_mentions(s), table_specs()["mentions"].spark_schema(MENTION_COLUMNS)))
+    raw = independent_nested(docs.repartition(parts)
+                             .mapInArrow(spacy_mentions(s), table_specs()["mentions"].spark_schema(MENTION_COLUMNS)))
     is_title = F.col("window_idx") == -1
     raw = (raw.withColumn("kind", F.when(is_title, F.lit("title")).otherwise(F.col("kind")))
            .withColumn("seg_idx", F.when(is_title, F.lit(None).cast("int")).otherwise(F.col("seg_idx")))

@@ -42,9 +42,9 @@ def _canonical(spark: SparkSession, conf: Config, rows: DataFrame) -> DataFrame:
 
 
 def canonical_mentions(spark: SparkSession, conf: Config) -> DataFrame:
-    """Spoken mentions under their canonical concept: video_id, window_idx, start_s, concept."""
+    """Spoken mentions under their canonical concept: video_id, window_idx, start_s, concept, kind."""
     spoken = read_table(spark, conf, "mentions").filter(F.col("start_s").isNotNull())
-    return _canonical(spark, conf, spoken.select("video_id", "window_idx", "start_s", "concept"))
+    return _canonical(spark, conf, spoken.select("video_id", "window_idx", "start_s", "concept", "kind"))
 
 
 def canonical_keyphrases(spark: SparkSession, conf: Config, mentions: DataFrame) -> DataFrame:
@@ -136,7 +136,8 @@ def build_trend(concept_video: DataFrame, links: DataFrame, trend: dict) -> Data
 
 
 def build_cooccurrence(mentions: DataFrame, keyphrases: DataFrame, settings: dict) -> DataFrame:
-    per_window = (mentions.select("video_id", "window_idx", "concept")
+    # terms said as themselves: a nested term always shares its window with the term it sits in
+    per_window = (mentions.filter(F.col("kind") != "nested").select("video_id", "window_idx", "concept")
                   .unionByName(keyphrases.select("video_id", "window_idx", "concept")).distinct())
     n_windows = per_window.select("video_id", "window_idx").distinct().count()
     counts = per_window.groupBy("concept").agg(F.count("*").alias("n"))
