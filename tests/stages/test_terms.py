@@ -63,6 +63,7 @@ def test_terms_nested_in_longer_terms_are_candidate_mentions(nlp, stop):
     # version number is one name
     assert ("neural network", "nested") in found("a graph neural network") and ("network", "nested") not in found("a graph neural network")
     assert ("loss", "nested") not in mentions
+    assert ("datum", "nested") not in found("the training data set")  # rare lemma, everyday word
     assert ("vq gan", "nested") in found("the VQ-GAN architecture") and ("vq", "nested") not in found("the VQ-GAN architecture")
     assert not any(kind == "nested" for _, kind in found("GPT 3 was released"))
     # off by configuration
@@ -70,9 +71,20 @@ def test_terms_nested_in_longer_terms_are_candidate_mentions(nlp, stop):
 
 
 def test_generic_heads_leave_the_name_alone(nlp, stop):
-    # "main ideas": the head goes, and with it the adjective that only qualified it
+    # "main ideas": the head goes, and with it the evaluative adjective that only qualified it;
+    # a name's own words stay whatever the tagger calls them
     assert keys(nlp, stop, "Intro: DETR main ideas") == ["detr"]
-    assert keys(nlp, stop, "the key ideas of the paper") == []
+    from spacy.tokens import Doc
+
+    from transcript_lake.nlp.concepts import concept_key
+
+    def tagged(*pairs):  # the tags the corpus windows got: "mobile net paper", "alpha go implementation"
+        words, pos = zip(*pairs)
+        return list(Doc(nlp.vocab, words=list(words), pos=list(pos), lemmas=list(words)))
+
+    assert concept_key(tagged(("mobile", "ADJ"), ("net", "ADJ"), ("paper", "NOUN")), stop) == "mobile net"
+    assert concept_key(tagged(("alpha", "NOUN"), ("go", "VERB"), ("implementation", "NOUN")), stop) == "alpha go"
+    assert concept_key(tagged(("DETR", "PROPN"), ("main", "ADJ"), ("idea", "NOUN")), stop) == "detr"
 
 
 @pytest.fixture(scope="module")

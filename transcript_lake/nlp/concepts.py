@@ -113,24 +113,29 @@ def strip_edge_adjectives(tokens, stop: frozenset[str]) -> list:
     return tokens
 
 
-def drop_generic_tail(tokens) -> list:
+def drop_generic_tail(tokens, stop: frozenset[str]) -> list:
     """``DETR main ideas`` -> ``DETR``: a generic head goes (when other words remain), and so do the
-    adjectives that only qualified it ("main", "key"), so the name is left alone."""
+    evaluative adjectives that only qualified it (the stop list's ``@edge`` words: "main", "basic"),
+    so the name is left alone. Only those: "MobileNet paper" said as "mobile net paper" keeps its
+    ``net`` whatever the tagger calls it."""
+    edge = getattr(stop, "edge", frozenset())
     tokens = list(tokens)
     popped = False
     while len(tokens) > 1 and normalise_text(token_form(tokens[-1])) in GENERIC_TAILS:
         tokens.pop()
         popped = True
-    while popped and len(tokens) > 1 and (tokens[-1].pos_ == "ADJ" or tokens[-1].pos_ in EDGE_POS):
+    while popped and len(tokens) > 1 and tokens[-1].lower_ in edge:
         tokens.pop()
     return tokens
 
 
 def concept_key(tokens, stop: frozenset[str]) -> str | None:
-    tokens = drop_generic_tail(strip_edge_adjectives(tokens, stop))
-    # A concept names a thing: at least one noun or name ("streamable" alone is not a concept).
+    tokens = strip_edge_adjectives(tokens, stop)
+    # A concept names a thing: at least one noun or name ("streamable" alone is not a concept). The
+    # generic head counts ("mobile net paper", tagged ADJ ADJ NOUN, names the thing "mobile net").
     if not any(t.pos_ in ("NOUN", "PROPN") for t in tokens):
         return None
+    tokens = drop_generic_tail(tokens, stop)
     key = normalise_text(" ".join(token_form(t) for t in tokens))
     if not key or not _HAS_LETTER.search(key) or len(key) < 2:
         return None

@@ -62,7 +62,9 @@ def nested_terms(tokens, parent: str, stop: frozenset[str], max_zipf: float) -> 
             key = concept_key(run, stop)
             if key is None or key in seen or len(key.replace(" ", "")) < 3:
                 continue
-            if (j - i == 1 or " " not in key) and not all(zipf(p) < max_zipf for p in key.split()):
+            # rare as written and as its key: "data" (lemma "datum") is an everyday word
+            said = normalise_text(" ".join(t.text for t in run)).split()
+            if (j - i == 1 or " " not in key) and not all(zipf(p) < max_zipf for p in key.split() + said):
                 continue
             seen.add(key)
             out.append((run, key))
