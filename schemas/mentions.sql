@@ -1,6 +1,6 @@
 -- layer: silver
 -- key: video_id, window_idx, char_start, concept
--- Every concept spoken: spaCy entities and noun chunks found in windows (and rare names nested in them), pinned to their segment;
+-- Every concept spoken: spaCy entities and noun chunks found in windows (and the terms nested in them that the video also says alone), pinned to their segment;
 -- plus the concepts of each video title (kind = 'title', no time: filter them out of timelines).
 CREATE TABLE IF NOT EXISTS transcripts.mentions (
   video_id    STRING NOT NULL COMMENT 'Video (transcripts.videos.video_id).',
@@ -11,7 +11,7 @@ CREATE TABLE IF NOT EXISTS transcripts.mentions (
   surface     STRING NOT NULL COMMENT 'The words as spoken (edges trimmed of determiners, pronouns, stop words).',
   concept     STRING NOT NULL COMMENT 'Normalised key: lemmatised nouns, lower case, hyphen/space variants unified, filler removed. See concept_aliases for merges.',
   phrase      STRING NOT NULL COMMENT 'surface lower-cased with punctuation as spaces: the KeyBERT candidate form.',
-  kind        STRING NOT NULL COMMENT 'entity or noun_chunk (spoken); nested: a rare name inside a longer spoken term (the MNIST dataset -> mnist); title (from the video title).',
+  kind        STRING NOT NULL COMMENT 'entity or noun_chunk (spoken); nested: a shorter term inside a longer spoken one that the video also says alone (the stochastic masking loss -> masking loss, the MNIST dataset -> mnist); title (from the video title).',
   label       STRING          COMMENT 'spaCy NER label for entities (ORG, PERSON, PRODUCT, ...), null for noun chunks.'
 ) USING DELTA
 CLUSTER BY (video_id)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import bisect
 import re
 
-from .concepts import NUMERIC_LABELS, acronym_form, concept_key, normalise_text, strip_edge_adjectives, trim_span
+from .concepts import NUMERIC_LABELS, concept_key, normalise_text, strip_edge_adjectives, trim_span
 
 
 def _extend_name_number(doc, tokens):

@@ -4,7 +4,7 @@ All NLP runs in Spark's Python workers over Arrow batches (``mapInArrow``), mode
 worker (``nlp.models``), inputs batched:
 
 1. spaCy ``nlp.pipe`` over the windows of changed videos -> mentions, each mapped to its segment
-   (names nested in longer terms included, ``nlp.mentions``).
+   (terms nested in longer terms included where the video also says them alone, ``nlp.mentions``).
 2. Each window embedded once -> ``window_embeddings``.
 3. Each distinct phrase / concept key not yet in ``phrase_embeddings`` (for this model) embedded once
    and appended (the cache survives runs).
@@ -19,8 +19,7 @@ from __future__ import annotations
 from typing import Iterator
 
 import pyarrow as pa
-from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import Window
+from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from ..config import Config
@@ -32,7 +31,7 @@ from ..stage import Settings, Stage, StageContext, file_digest
 from ..tables import ensure_table, merge_by_key, read_table, replace_where
 
 NAME = "terms"
-NORMALISATION_VERSION = 6  # bump when concept_key() changes: every video is re-processed
+NORMALISATION_VERSION = 6  # bump when concept_key() or mention extraction changes: every video is re-processed
 MENTION_COLUMNS = ["video_id", "window_idx", "seg_idx", "char_start", "surface", "concept", "phrase", "kind", "label"]
 
 
