@@ -33,6 +33,21 @@ IGNORE = shutil.ignore_patterns(".venv", ".git", "lake", "__pycache__", ".pytest
                                 "*.egg-info", "_output", ".gpu")
 
 
+# spark-submit --conf values for the test cluster; conf/cluster.yaml sets other values for each of them.
+SUBMITTED = (("spark.sql.shuffle.partitions", "2"), ("spark.databricks.delta.snapshotPartitions", "2"),
+             ("spark.sql.sources.parallelPartitionDiscovery.parallelism", "2"), ("spark.eventLog.compress", "false"))
+
+
+def submitted_properties(events: Path) -> dict:
+    """The Spark properties the application ran with, from its (uncompressed) event log."""
+    for log in sorted(p for p in events.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        with log.open(encoding="utf-8") as lines:
+            for line in lines:
+                if '"SparkListenerEnvironmentUpdate"' in line:
+                    return json.loads(line)["Spark Properties"]
+    raise AssertionError(f"no environment update in the event log under {events}")
+
+
 def second_clone(dst: Path) -> Path:
     """A second checkout of this project (its files as they are, without the venv, git or lakes)."""
     shutil.copytree(ROOT, dst, ignore=IGNORE)
@@ -144,6 +159,9 @@ def test_a_moved_lake_continues_on_a_standalone_cluster_from_another_clone(spark
     cmd = [PY, "-m", "transcript_lake.cli", "submit", "--master", standalone_cluster, "--py-files", str(whl),
            "--conf", "spark.driver.memory=2g", "--conf", f"spark.pyspark.python={PY}", "--conf", "spark.executor.memory=2g",
            "--conf", f"spark.eventLog.dir={events.as_uri()}",
+           # sized for this 2-core test cluster (conf/cluster.yaml's 64 partitions are for real ones), and
+           # proof that a property given to spark-submit wins over the environment's default for it
+           *[a for kv in SUBMITTED for a in ("--conf", "=".join(kv))],
            "jobs/pipeline.py", "--env", "cluster", "--lake", str(lake), "--input", f"inputs/{NEW_VIDEO.name}",
            *[a for o in ["inputs.manifest=conf/moved-sources.yaml", *SMALL_TOPICS] for a in ("--set", o)]]
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "TRANSCRIPT_LAKE_FAULT")}
@@ -155,6 +173,8 @@ def test_a_moved_lake_continues_on_a_standalone_cluster_from_another_clone(spark
     logs = list(events.iterdir())
     # Spark 4 writes eventlog_v2_<app id>/ folders (rolling logs), earlier versions one app-<id> file
     assert any("app-" in l.name for l in logs), f"no event log for the history server in {events}: {logs}"
+    properties = submitted_properties(events)
+    assert {k: properties.get(k) for k, _ in SUBMITTED} == dict(SUBMITTED), "spark-submit's --conf must win over conf/cluster.yaml"
 
     moved_conf = conf.with_overrides([f"lake.root={lake}"])
     runs = load(spark, moved_conf, "pipeline_runs")

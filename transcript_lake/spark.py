@@ -87,8 +87,12 @@ def build_spark(conf: Config, app_name: str | None = None, register: bool = True
     # Under spark-submit the master comes from the command line; never override it there.
     if master and not _launched_by_spark_submit():
         builder = builder.master(str(master))
+    # Under spark-submit, a `--conf key=value` the user gave wins over the environment's default for
+    # that key (conf/<env>.yaml): the YAML is the project's default, the command line is the user's say.
+    submitted = _submitted_keys()
     for key, value in (conf.get("spark.conf", {}) or {}).items():
-        builder = builder.config(key, str(value).lower() if isinstance(value, bool) else str(value))
+        if key not in submitted:
+            builder = builder.config(key, str(value).lower() if isinstance(value, bool) else str(value))
     builder = (
         builder.config("spark.sql.extensions", DELTA_EXTENSION)
         .config("spark.sql.catalog.spark_catalog", DELTA_CATALOG)
@@ -96,7 +100,7 @@ def build_spark(conf: Config, app_name: str | None = None, register: bool = True
     )
     spark_conf = conf.get("spark.conf", {}) or {}
     if (str(spark_conf.get("spark.eventLog.enabled", "")).lower() == "true" and not spark_conf.get("spark.eventLog.dir")
-            and not _submitted_with("spark.eventLog.dir")):
+            and "spark.eventLog.dir" not in submitted):
         # Event logs (for Spark's history server) go next to the tables unless told otherwise.
         events = f"{root}/_spark_events"
         if "://" not in events:
@@ -124,14 +128,15 @@ def build_spark(conf: Config, app_name: str | None = None, register: bool = True
     return spark
 
 
-def _submitted_with(key: str) -> bool:
-    """Whether spark-submit was given ``--conf key=...`` (it must win over the project's defaults)."""
+def _submitted_keys() -> set[str]:
+    """The Spark properties spark-submit was started with (``--conf``, ``--properties-file``, its own
+    flags); empty when the session is not launched by spark-submit. They win over the project's defaults."""
     if not _launched_by_spark_submit():
-        return False
+        return set()
     from pyspark import SparkConf, SparkContext
 
     SparkContext._ensure_initialized()  # attach to spark-submit's JVM, so SparkConf() sees its spark.* properties
-    return SparkConf().contains(key)
+    return {key for key, _ in SparkConf().getAll()}
 
 
 def _launched_by_spark_submit() -> bool:
