@@ -8,6 +8,7 @@ BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 # Two pytest-xdist workers, whole modules each, longest first (tests/conftest.py): JVMs and child
 # processes wait much of the time, so two workers keep 2 cores busy. XDIST= runs in one process.
+# `make test` ends with the 15 slowest tests (where the suite's time goes).
 XDIST  ?= -n 2 --dist loadfile --no-loadscope-reorder
 
 # Offline / air-gapped machines: Delta's jars come from a local Maven repository when this file exists
@@ -34,7 +35,7 @@ run: venv
 	$(PY) jobs/pipeline.py --env local
 
 test: venv
-	$(PY) -m pytest -q $(XDIST)
+	$(PY) -m pytest -q --durations=15 $(XDIST)
 
 test-fast: venv
 	$(PY) -m pytest -q $(XDIST) -m "not slow"
