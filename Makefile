@@ -6,8 +6,8 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PY     := $(BIN)/python
-# Two pytest-xdist workers, whole modules each, longest first (tests/conftest.py): JVMs and child
-# processes wait much of the time, so two workers keep 2 cores busy. XDIST= runs in one process.
+# Two pytest-xdist workers (one per core), whole modules each, longest first (tests/conftest.py).
+# XDIST= runs in one process.
 # `make test` ends with the 15 slowest tests (where the suite's time goes).
 XDIST  ?= -n 2 --dist loadfile --no-loadscope-reorder
 

@@ -87,8 +87,8 @@ def build_spark(conf: Config, app_name: str | None = None, register: bool = True
     # Under spark-submit the master comes from the command line; never override it there.
     if master and not _launched_by_spark_submit():
         builder = builder.master(str(master))
-    # Under spark-submit, a `--conf key=value` the user gave wins over the environment's default for
-    # that key (conf/<env>.yaml): the YAML is the project's default, the command line is the user's say.
+    # Under spark-submit, a property it was started with (`--conf`, a properties file, the cluster's
+    # spark-defaults.conf) wins over the environment's default for that key in conf/<env>.yaml.
     submitted = _submitted_keys()
     for key, value in (conf.get("spark.conf", {}) or {}).items():
         if key not in submitted:
