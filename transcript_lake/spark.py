@@ -89,8 +89,9 @@ def build_spark(conf: Config, app_name: str | None = None, register: bool = True
         builder = builder.master(str(master))
     # Under spark-submit, a property it was started with (`--conf`, a properties file, the cluster's
     # spark-defaults.conf) wins over the environment's default for that key in conf/<env>.yaml.
-    submitted = _submitted_keys()
-    for key, value in (conf.get("spark.conf", {}) or {}).items():
+    submitted = _submitted_conf()
+    spark_conf = conf.get("spark.conf", {}) or {}
+    for key, value in spark_conf.items():
         if key not in submitted:
             builder = builder.config(key, str(value).lower() if isinstance(value, bool) else str(value))
     builder = (
@@ -98,9 +99,8 @@ def build_spark(conf: Config, app_name: str | None = None, register: bool = True
         .config("spark.sql.catalog.spark_catalog", DELTA_CATALOG)
         .config("spark.sql.warehouse.dir", f"{root}/_warehouse")
     )
-    spark_conf = conf.get("spark.conf", {}) or {}
-    if (str(spark_conf.get("spark.eventLog.enabled", "")).lower() == "true" and not spark_conf.get("spark.eventLog.dir")
-            and "spark.eventLog.dir" not in submitted):
+    effective = {**spark_conf, **submitted}
+    if str(effective.get("spark.eventLog.enabled", "")).lower() == "true" and not effective.get("spark.eventLog.dir"):
         # Event logs (for Spark's history server) go next to the tables unless told otherwise.
         events = f"{root}/_spark_events"
         if "://" not in events:
@@ -128,15 +128,15 @@ def build_spark(conf: Config, app_name: str | None = None, register: bool = True
     return spark
 
 
-def _submitted_keys() -> set[str]:
+def _submitted_conf() -> dict[str, str]:
     """The Spark properties spark-submit was started with (``--conf``, ``--properties-file``, its own
     flags); empty when the session is not launched by spark-submit. They win over the project's defaults."""
     if not _launched_by_spark_submit():
-        return set()
+        return {}
     from pyspark import SparkConf, SparkContext
 
     SparkContext._ensure_initialized()  # attach to spark-submit's JVM, so SparkConf() sees its spark.* properties
-    return {key for key, _ in SparkConf().getAll()}
+    return dict(SparkConf().getAll())
 
 
 def _launched_by_spark_submit() -> bool:
