@@ -7,8 +7,8 @@ the last kill, one clean run must leave exactly the tables of an uninterrupted r
 Kill points are named by ``TRANSCRIPT_LAKE_FAULT`` (see :mod:`transcript_lake.faults`): ``during`` a
 write (as soon as the write's first data file is on disk, whatever the machine's speed; the model save
 by a timer) and ``after`` a commit (before the stage's next commit). Each kind of write is killed once, because every write of a kind goes through the same
-helper (:mod:`transcript_lake.tables`): a ``replaceWhere`` mid-write, a MERGE mid-write, a diff-MERGE
-mid-write, the model save mid-write; and the two recovery records between commits: the ingest ledger
+helper (:mod:`transcript_lake.tables`): a ``replaceWhere`` mid-write, a MERGE mid-write, a diff write
+(``merge_changes``: an overwrite of a small gold table) mid-write, the model save mid-write; and the two recovery records between commits: the ingest ledger
 (``source_files``) and a per-video stage's markers (``stage_state``, written by the orchestrator).
 """
 
@@ -36,7 +36,7 @@ KILL_POINTS = [
     ("replaceWhere mid-write", "mentions:during+file"),       # the spaCy write, killed at its first data file
     ("MERGE mid-write", "phrase_embeddings:during+file"),
     ("model save mid-write", "topic_model:during@0.05"),
-    ("diff-MERGE mid-write", "concept_video:during+file"),
+    ("diff write mid-write", "concept_video:during+file"),
 ]
 
 

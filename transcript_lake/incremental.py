@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime, timezone
 from dataclasses import dataclass, field
 
 from pyspark.sql import DataFrame, SparkSession
@@ -36,7 +37,7 @@ from pyspark.sql import functions as F
 from .config import Config
 from .lake import local_table_dir
 from .sqltext import in_list
-from .tables import merge_by_key, read_table, table_rows, table_version
+from .tables import merge_rows, read_table, table_rows, table_version
 
 WHOLE_STAGE = "*"  # stage_state.video_id of a stage's fingerprint row
 
@@ -48,7 +49,7 @@ class VideoPlan:
     changed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
-    hashes: DataFrame | None = None  # video_id, input_hash for every current video
+    input_hashes: dict[str, str] = field(default_factory=dict)  # changed video -> the marker it gets when done
 
     @property
     def touched(self) -> list[str]:
@@ -137,12 +138,13 @@ def plan_videos(spark: SparkSession, conf: Config, stage: str, upstream: DataFra
     markers = read_table(spark, conf, "stage_state").filter(
         (F.col("stage") == stage) & (F.col("video_id") != WHOLE_STAGE)).select("video_id", F.col("input_hash").alias("done_hash"))
     state = hashes.join(markers, "video_id", "full_outer").collect()
-    plan = VideoPlan(stage, settings.json, hashes=hashes)
+    plan = VideoPlan(stage, settings.json)
     for r in state:
         if r["input_hash"] is None:
             plan.removed.append(r["video_id"])
         elif full_refresh or r["input_hash"] != r["done_hash"]:
             plan.changed.append(r["video_id"])
+            plan.input_hashes[r["video_id"]] = r["input_hash"]
         else:
             plan.unchanged += 1
     plan.changed.sort()
@@ -158,22 +160,20 @@ def marker_hashes(spark: SparkSession, conf: Config, stage: str) -> DataFrame:
 
 def commit_stage(spark: SparkSession, conf: Config, plan: StagePlan, videos: VideoPlan | None) -> None:
     """Record the stage as finished: its per-video markers (rebuilt videos done, removed ones dropped) and
-    its fingerprint with the output versions it left, in one MERGE into ``stage_state`` (written last)."""
+    its fingerprint with the output versions it left, in one MERGE into ``stage_state`` (written last;
+    JVM-free on a local lake, :func:`~transcript_lake.tables.merge_rows`)."""
     stage = plan.stage
     plan.output_versions = _present({t: table_version(spark, conf, t) for t in plan.outputs})
     plan.rows_out = {t: table_rows(spark, conf, t) for t in plan.output_versions}
     text = json.dumps(plan.fingerprint(), sort_keys=True, default=str)
-    star = spark.createDataFrame(
-        [(stage, WHOLE_STAGE, hashlib.sha256(text.encode()).hexdigest(), text)],
-        "stage string, video_id string, input_hash string, settings string")
-    rows = star
+    now = datetime.now(timezone.utc)
+    rows = [{"stage": stage, "video_id": WHOLE_STAGE, "input_hash": hashlib.sha256(text.encode()).hexdigest(),
+             "settings": text, "updated_at": now}]
     delete = None
     if videos is not None and not videos.noop:
-        rows = (videos.hashes.filter(in_list("video_id", videos.changed))
-                .select(F.lit(stage).alias("stage"), "video_id", "input_hash", F.lit(videos.settings_json).alias("settings"))
-                .unionByName(star))
+        # the hashes plan_videos compared: the upstream markers cannot change while this stage runs
+        rows += [{"stage": stage, "video_id": v, "input_hash": videos.input_hashes[v], "settings": videos.settings_json,
+                  "updated_at": now} for v in videos.changed]
         if videos.removed:
             delete = f"t.stage = '{stage}' AND t." + in_list("video_id", videos.removed)
-    merge_by_key(spark, conf, "stage_state", rows.withColumn("updated_at", F.current_timestamp()), ["stage", "video_id"],
-                 delete_missing=delete)
-
+    merge_rows(spark, conf, "stage_state", rows, ["stage", "video_id"], delete_missing=delete)

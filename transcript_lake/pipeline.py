@@ -39,11 +39,11 @@ from .lake import lake_root, local_table_dir, table_path
 from .lock import lake_lock
 from .registry import get_stage, select_stages, stage_names
 from .stage import Settings, Stage, StageContext, StageResult
-from .tables import append_rows, table_rows, table_version
+from .tables import COMMIT_METADATA, append_rows, table_rows, table_version
 
 log = logging.getLogger("transcript_lake")
 
-COMMIT_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
+
 SECRET_KEY = re.compile(r"(?i)(password|passwd|secret|token|credential|api[._-]?key|access[._-]?key|private[._-]?key)")
 
 __all__ = ["run_pipeline", "format_summary", "select_stages", "stage_settings", "PipelineSummary"]

@@ -34,7 +34,7 @@ from ..schemas import table_specs
 from ..sources import SourceFile, discover
 from ..sqltext import in_list, sql_string
 from ..stage import Settings, Stage, StageContext, file_digest, stable_json
-from ..tables import merge_by_key, read_table, replace_where
+from ..tables import merge_by_key, merge_rows, read_table, replace_where
 
 NAME = "ingest"
 log = logging.getLogger("transcript_lake")
@@ -262,15 +262,15 @@ def run(ctx: StageContext) -> None:
         if s.source_path in retry:
             continue
         fmt, by = fmt_of.get(s.source_path, (None, None))
-        rows.append((s.source_path, s.sha256, s.fingerprint, fmt, by, s.size,
-                     counts.get((s.source_path, "video"), 0), counts.get((s.source_path, "comment"), 0),
-                     counts.get((s.source_path, "problem"), 0), now))
+        rows.append({"source_path": s.source_path, "content_sha256": s.sha256, "fingerprint": s.fingerprint,
+                     "source_format": fmt, "format_detected_by": by, "size_bytes": s.size,
+                     "n_videos": counts.get((s.source_path, "video"), 0), "n_comments": counts.get((s.source_path, "comment"), 0),
+                     "n_problems": counts.get((s.source_path, "problem"), 0), "ingested_at": now})
     if rows or any(s.source_path in ledger for s in rejected):
         # parsed files recorded; files that became unreadable forgotten, so they are re-read once fixed
-        ledger_df = spark.createDataFrame(rows, read_table(spark, conf, "source_files").schema)
         gone = [s.source_path for s in rejected if s.source_path in ledger]
-        merge_by_key(spark, conf, "source_files", ledger_df, ["source_path"],
-                     delete_missing="t." + in_list("source_path", gone) if gone else None)
+        merge_rows(spark, conf, "source_files", rows, ["source_path"],
+                   delete_missing="t." + in_list("source_path", gone) if gone else None)
     parsed.unpersist()
     n_problems = sum(v for (p, k), v in counts.items() if k == "problem") + len(rejected)
     result.add(videos_parsed=sum(v for (p, k), v in counts.items() if k == "video"),

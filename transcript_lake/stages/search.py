@@ -110,16 +110,14 @@ def run(ctx: StageContext) -> None:
     segs = read_table(spark, conf, "segments").filter(changed).select("video_id", "seg_idx", "start_s", "end_s")
     docs = (wins.groupBy("video_id").cogroup(segs.groupBy("video_id"))
             .applyInPandas(index_windows, table_specs()["search_windows"].spark_schema()))
-    replace_where(spark, conf, "search_windows", docs, touched)
+    n_windows = replace_where(spark, conf, "search_windows", docs, touched)
     written = read_table(spark, conf, "search_windows").filter(changed)
-    n_windows = written.count()
     ctx.step("documents: %d window(s)", n_windows)
 
     # 2. term postings, from the rows just written (analysed once more in the Python workers)
     terms = written.select("video_id", "window_idx", "text", "chapter_title").mapInArrow(
         term_rows, table_specs()["search_terms"].spark_schema())
-    replace_where(spark, conf, "search_terms", terms, touched)
-    n_terms = read_table(spark, conf, "search_terms").filter(changed).count()
+    n_terms = replace_where(spark, conf, "search_terms", terms, touched)
     ctx.step("terms: %d posting(s)", n_terms)
 
     # 3. concept postings: keys as spoken per window, with KeyBERT salience
@@ -131,8 +129,7 @@ def run(ctx: StageContext) -> None:
     concepts = (spoken.filter(F.col("first_seg_idx").isNotNull())
                 .join(salience, ["video_id", "window_idx", "concept"], "left")
                 .withColumn("salience", F.coalesce("salience", F.lit(0.0)).cast("double")))
-    replace_where(spark, conf, "search_concepts", concepts, touched)
-    n_concepts = read_table(spark, conf, "search_concepts").filter(changed).count()
+    n_concepts = replace_where(spark, conf, "search_concepts", concepts, touched)
     ctx.step("concepts: %d posting(s)", n_concepts)
     result.add(windows_indexed=n_windows, terms_written=n_terms, concepts_written=n_concepts)
     result.wrote += ["search_windows", "search_terms", "search_concepts"]

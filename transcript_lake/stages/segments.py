@@ -160,7 +160,7 @@ def run(ctx: StageContext) -> None:
     todo = kept.filter(in_list("video_id", changed))
     checked = validate_segments(todo, conf).persist()
     good = checked.filter(F.col("problem").isNull())
-    replace_where(spark, conf, "segments", good.select(
+    n_segments = replace_where(spark, conf, "segments", good.select(
         "video_id", F.col("seg_idx").cast("int"), "start_s", "end_s", "text",
         F.size(F.split("text", " ")).cast("int").alias("n_words")), touched)
     stats = good.groupBy("video_id").agg(F.count("*").cast("int").alias("n_segments"), F.max("end_s").alias("duration_s"))
@@ -180,8 +180,7 @@ def run(ctx: StageContext) -> None:
         F.concat(F.lit("duplicate_video_id: also in "), F.col("kept_ref"), F.lit(" (earlier in manifest order), which is kept")).alias("reason"),
         F.lit("dropped").alias("action"), F.substring("title", 1, 300).alias("raw_excerpt"))
     problems = seg_problems.unionByName(dup_problems).withColumn("stage", F.lit(NAME)).withColumn("seen_at", F.current_timestamp())
-    replace_where(spark, conf, "quarantine", problems, f"stage = '{NAME}' AND " + touched)
-    n_problems = read_table(spark, conf, "quarantine").filter(f"stage = '{NAME}' AND " + touched).count()
+    n_problems = replace_where(spark, conf, "quarantine", problems, f"stage = '{NAME}' AND " + touched)
 
     rebuilt = (todo.join(stats, "video_id", "left").select(
         "video_id", "title", "channel", "url", "description", "source_format", "source_path", "content_sha256",
@@ -192,7 +191,6 @@ def run(ctx: StageContext) -> None:
                  .join(kept.select("video_id", "upload_rank", "source_path"), "video_id"))
         rebuilt = rebuilt.unionByName(moved)
     merge_by_key(spark, conf, "videos", rebuilt, ["video_id"], delete_missing="t." + in_list("video_id", removed) if removed else None)
-    n_segments = read_table(spark, conf, "segments").filter(touched).count()
     checked.unpersist()
     kept.unpersist()
     result.add(segments_written=n_segments, quarantined=n_problems, comment_duplicates_removed=dup_comments)

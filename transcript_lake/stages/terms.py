@@ -241,9 +241,8 @@ def run(ctx: StageContext) -> None:
            .withColumn("window_idx", F.when(is_title, F.lit(None).cast("int")).otherwise(F.col("window_idx"))))
     seg_times = read_table(spark, conf, "segments").filter(in_list("video_id", plan.changed)).select("video_id", "seg_idx", "start_s")
     mentions = raw.join(seg_times, ["video_id", "seg_idx"], "left")
-    replace_where(spark, conf, "mentions", mentions, touched)
+    n_mentions = replace_where(spark, conf, "mentions", mentions, touched)
     mentions = read_table(spark, conf, "mentions").filter(in_list("video_id", plan.changed))
-    n_mentions = mentions.count()
     ctx.step("spaCy: %d mention(s) in %d window(s)", n_mentions, n_windows)
 
     # 2. window embeddings, each window once, by the lake's encoding (exported here on the driver first,
@@ -275,8 +274,7 @@ def run(ctx: StageContext) -> None:
               .join(wv.select("video_id", "window_idx", "vector"), ["video_id", "window_idx"])
               .join(per_window, ["video_id", "window_idx"], "left").repartition(parts))
     keyphrases = inputs.mapInArrow(keybert_rows(s), table_specs()["keyphrases"].spark_schema())
-    replace_where(spark, conf, "keyphrases", keyphrases, touched)
-    n_kp = read_table(spark, conf, "keyphrases").filter(in_list("video_id", plan.changed)).count()
+    n_kp = replace_where(spark, conf, "keyphrases", keyphrases, touched)
     ctx.step("KeyBERT: %d keyphrase(s)", n_kp)
     result.add(windows=n_windows, mentions=n_mentions, keyphrases=n_kp)
     result.wrote += ["mentions", "window_embeddings", "phrase_embeddings", "keyphrases"]

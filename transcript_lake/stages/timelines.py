@@ -4,9 +4,10 @@
 Every mention is counted under its canonical concept (``concept_aliases``); title mentions carry no
 time and are left out. All four tables are aggregations in Spark SQL over the silver rows (seconds at
 this scale), so a run recomputes them when any input's Delta version or the settings changed, and
-writes them with :func:`~transcript_lake.tables.merge_changes`: only rows whose values changed are
-rewritten, so adding one video rewrites that video's rows plus the corpus-wide figures it moves
-(tf-idf, trends, PMI). Unchanged inputs and settings: the orchestrator skips the stage.
+writes them with :func:`~transcript_lake.tables.merge_changes`: a table is committed only when some
+row differs (adding one video changes that video's rows plus the corpus-wide figures it moves: tf-idf,
+trends, PMI), by a MERGE of the changed rows where the table is large and few changed, else by one
+overwrite. Unchanged inputs and settings: the orchestrator skips the stage.
 
 Example::
 

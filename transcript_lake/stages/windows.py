@@ -89,8 +89,7 @@ def run(ctx: StageContext) -> None:
     chapters = read_table(spark, conf, "chapters").filter(changed).select("video_id", "chapter_idx", "start_s")
     windows = (segs.groupBy("video_id").cogroup(chapters.groupBy("video_id"))
                .applyInPandas(per_video, table_specs()["windows"].spark_schema()))
-    replace_where(spark, conf, "windows", windows, in_list("video_id", plan.touched))
-    n = read_table(spark, conf, "windows").filter(in_list("video_id", plan.touched)).count()
+    n = replace_where(spark, conf, "windows", windows, in_list("video_id", plan.touched))
     result.add(windows_written=n)
     result.wrote += ["windows"]
 
