@@ -230,6 +230,13 @@ def rare_enough(spoken: str, written: str, max_zipf: float) -> bool:
     return all(zipf(w) < max_zipf for w in ds.split())
 
 
+@lru_cache(maxsize=4)
+def _all_names(written_names: frozenset) -> str:
+    """Every written name in one string, one per line: ``part in`` it is ``part in`` some name (a key
+    part has no newline), one substring search instead of one per name (misheard_ok runs ~80k times)."""
+    return "\n".join(sorted(written_names))
+
+
 def misheard_ok(spoken: str, written: str, score: tuple[float, float, float], s: dict, level: str = "video",
                 written_names: frozenset = frozenset()) -> bool:
     """The thresholds and guards of ``concepts.misheard`` (conf/base.yaml):
@@ -267,7 +274,7 @@ def misheard_ok(spoken: str, written: str, score: tuple[float, float, float], s:
              or any(len(w) >= 3 and w in jw for w in ds.split()))
     if affix and not truncated:
         return False
-    if any(w in written_names for w in ds.split()) or (len(js) >= 5 and any(js in n for n in written_names)):
+    if any(w in written_names for w in ds.split()) or (len(js) >= 5 and js in _all_names(written_names)):
         return False
     ss, sw = sound(js), sound(jw)
     if not ss or not sw or ss[0] != sw[0]:
@@ -656,6 +663,8 @@ def misheard_candidates(video_id: str, channel: str | None, keys, names, s: dict
               ("glossary", names["glossary"])]
     joined = names["joined"].tolist()
     written_names = frozenset(joined)
+    targets = names["key"].tolist()
+    levels = [(level, None if mask is None else [bool(m) for m in mask]) for level, mask in levels]  # lists: indexed ~100k times
     spoken = [k.replace(" ", "") for k in keys["key"]]
     cutoff = 100.0 * float(s["min_spelling"])
     scores = process.cdist(spoken, joined, scorer=fuzz.ratio, score_cutoff=cutoff, workers=1)
@@ -665,10 +674,10 @@ def misheard_candidates(video_id: str, channel: str | None, keys, names, s: dict
         if not hits:
             continue
         for level, mask in levels:
-            options = [j for j in hits if mask is None or bool(mask.iloc[j])]
+            options = [j for j in hits if mask is None or mask[j]]
             scored = []
             for j in options:
-                target = names["key"].iloc[j]
+                target = targets[j]
                 sc = misheard_score(key, target)
                 if misheard_ok(key, target, sc, s, level, written_names):
                     scored.append((sc[0], target, sc))
