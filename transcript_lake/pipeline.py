@@ -215,23 +215,7 @@ def _count_tables(summary: PipelineSummary) -> None:
 def append_history(spark: SparkSession | None, conf: Config, rows: list[dict]) -> None:
     """Append ``pipeline_runs`` rows: on a local lake with the ``deltalake`` writer (milliseconds, no Spark
     job, so a skipped stage costs nothing), elsewhere through Spark."""
-    if not rows:
-        return
-    local = local_table_dir(conf, "pipeline_runs")
-    if local is None or not (local / "_delta_log").is_dir():
-        append_rows(spark, conf, "pipeline_runs", rows)
-        return
-    import pyarrow as pa
-    from deltalake import write_deltalake
-
-    from .faults import writing
-    from .schemas import table_specs
-
-    spec = table_specs()["pipeline_runs"]
-    maps = {c.name for c in spec.columns if c.type.upper().startswith("MAP")}
-    data = [{k: (sorted(v.items()) if k in maps and v is not None else v) for k, v in r.items()} for r in rows]
-    with writing("pipeline_runs"):
-        write_deltalake(str(local), pa.Table.from_pylist(data, schema=spec.arrow_schema(nullable=False)), mode="append")
+    append_rows(spark, conf, "pipeline_runs", rows)
 
 
 def record_skipped_run(conf: Config, planned: dict[str, tuple]) -> PipelineSummary:
