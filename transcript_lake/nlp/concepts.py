@@ -2,7 +2,8 @@
 
 ``concept_key(span)``: lemmatised (nouns), lower-cased, hyphen/underscore/whitespace variants unified
 ("VQ-VAE", "vq vae" -> ``vq vae``), determiners / pronouns / stop words / punctuation stripped from
-both edges, numbers dropped unless part of a name ("AlphaFold 2" keeps its 2), and spoken-language
+both edges, numbers dropped unless part of a name ("AlphaFold 2" keeps its 2) or a compound modifier
+("zero shot classifier", see :func:`spoken_compound`), and spoken-language
 filler ("you guys", "this video", "kind of") removed through ``conf/stop_concepts.txt``.
 
 Acronyms are never lemmatised: a lemmatiser reads "MCTS" as the plural of "MCT". Only a lower-case
@@ -85,8 +86,8 @@ def trim_span(span, is_entity: bool):
     possessive = [i for i, t in enumerate(tokens) if t.tag_ == "POS"]
     if possessive and not is_entity:
         tokens = tokens[possessive[-1] + 1:]
-    while tokens and (tokens[0].pos_ in EDGE_POS or tokens[0].is_stop or
-                      (tokens[0].like_num and not is_entity and not _hyphenated(tokens))):
+    while tokens and not spoken_compound(tokens) and (tokens[0].pos_ in EDGE_POS or tokens[0].is_stop or
+                                                      (tokens[0].like_num and not is_entity and not _hyphenated(tokens))):
         tokens.pop(0)
     while tokens and (tokens[-1].pos_ in EDGE_POS or tokens[-1].is_stop or
                       (tokens[-1].like_num and not (is_entity or _after_name(tokens)))):
@@ -99,6 +100,15 @@ def _hyphenated(tokens) -> bool:
     return len(tokens) >= 3 and tokens[0].whitespace_ == "" and tokens[1].text == "-"
 
 
+def spoken_compound(tokens) -> bool:
+    """``zero shot classifier``, ``three layer network``, ``few shot learning``: a number (or "few")
+    before a singular noun that modifies a singular head is a compound modifier, written with a hyphen
+    (zero-shot, three-layer) but transcribed without one; it is part of the term like the hyphenated
+    form. A count takes a plural ("two layers", "three attention heads", "few training examples")."""
+    return (len(tokens) >= 3 and (tokens[0].like_num or tokens[0].lower_ == "few") and tokens[1].tag_ == "NN"
+            and all(t.pos_ in ("NOUN", "PROPN") for t in tokens[2:]) and tokens[-1].tag_ in ("NN", "NNP"))
+
+
 def _after_name(tokens) -> bool:
     """A trailing number right after a proper noun is part of the name: AlphaFold 2, GPT 3."""
     return len(tokens) >= 2 and tokens[-1].like_num and tokens[-2].pos_ == "PROPN" and len(tokens[-1].text) <= 2
@@ -108,7 +118,7 @@ def strip_edge_adjectives(tokens, stop: frozenset[str]) -> list:
     """``cool results`` -> ``results``: evaluative adjectives listed as ``@edge`` in the stop list."""
     edge = getattr(stop, "edge", frozenset())
     tokens = list(tokens)
-    while tokens and tokens[0].pos_ == "ADJ" and tokens[0].lower_ in edge:
+    while tokens and tokens[0].pos_ == "ADJ" and tokens[0].lower_ in edge and not spoken_compound(tokens):
         tokens.pop(0)
     return tokens
 

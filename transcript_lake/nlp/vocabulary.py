@@ -39,6 +39,8 @@ SOURCES = ("title", "description", "chapter", "comment", "source_file", "manifes
 _URL = re.compile(r"(?i)\b(?:https?://|www\.)\S+")
 _TOKEN = re.compile(r"(?<![\w#@/-])(#?[^\W_](?:[\w.+]*[^\W_])?(?:-[^\W_](?:[\w.+]*[^\W_])?)*)(?![\w/])")
 _PAREN = re.compile(r"\(([^()]{1,80})\)")
+# what may precede a word whose capital only starts a line, a sentence or a chapter-list entry
+_OPENING = re.compile(r"(?:^|[.!?:;|•*–—-]|\d{1,2}:\d{2}(?::\d{2})?|^\s*\d{1,2}[.)])\s*$")
 # Headline definitions "RMA: Rapid Motor Adaptation", "NTK - neural tangent kernel".
 _HEADLINE = re.compile(r"(?:^|[|(]\s*)([A-Z][A-Z0-9]{1,9})\s*(?::|\s[-–—])\s+([^|:()\[\]]{3,120})")
 # Spoken-language names of file formats and folders in source file names, not names of things.
@@ -80,6 +82,32 @@ def is_name_token(token: str) -> bool:
         any(p.isdigit() for p in parts[1:]) or (len(parts[0]) == 1 and parts[1][:1].isupper()))
 
 
+ORDINARY_ZIPF = 3.5  # wordfreq zipf from which a word is everyday English ("results" 5.0, "graphs" 3.9; "flax" 2.6)
+
+
+def ordinary_word(text: str) -> bool:
+    """One everyday English word without a name's shape: ``Results``, ``Reconstruction``, ``graphs``
+    (not ``ViT``, ``GPT-3``, ``Flax``). A heading capitalises it and a hashtag tags it; neither makes
+    it a name.
+
+    >>> [ordinary_word(w) for w in ("Reconstruction", "graphs", "ViT", "Flax", "Vision Transformer")]
+    [True, True, False, False, False]
+    """
+    from .identity import zipf
+
+    return len(text.split()) == 1 and not is_name_token(text) and zipf(text.lower()) >= ORDINARY_ZIPF
+
+
+def opening_capital(text: str, start: int) -> bool:
+    """Whether the word at ``start`` of ``text`` opens a line, a sentence or a chapter-list entry (its
+    capital says nothing about it being a name).
+
+    >>> [opening_capital(t, t.index("Sampling")) for t in ("01:19:23 Sampling", "Done. Sampling", "the Sampling box")]
+    [True, True, False]
+    """
+    return bool(_OPENING.search(text[:start].rsplit("\n", 1)[-1]))
+
+
 def name_tokens(text: str) -> list[str]:
     """Name-like tokens of ``text`` (hashtags without their ``#``), in order of appearance."""
     out = []
@@ -87,8 +115,8 @@ def name_tokens(text: str) -> list[str]:
         token = match.group(1).rstrip(".")
         if token.startswith("#"):
             tag = token[1:]
-            if len(tag) >= 3 and tag.isalnum() and not tag.isdigit():
-                out.append(tag)
+            if len(tag) >= 3 and tag.isalnum() and not tag.isdigit() and not ordinary_word(tag):
+                out.append(tag)  # "#PaLM", "#ricciflow"; not "#graphs", "#project": a tag is not a name
         elif is_name_token(token):
             out.append(token)
     return out
@@ -262,7 +290,7 @@ def written_as_name(surface: str, label: str | None, headline: bool = False) -> 
         return True
     if label in NAME_LABELS and any(w[:1].isupper() for w in words):
         return True
-    if headline and len(words) == 1 and words[0][:1].isupper() and zipf(words[0].lower()) < 3.5:
+    if headline and len(words) == 1 and words[0][:1].isupper() and zipf(words[0].lower()) < ORDINARY_ZIPF:
         return True
     # A rare word in a title or chapter ("Discovering joseki", "distograms") is a term of the field.
     return headline and any(len(w) >= 4 and w.isalpha() and zipf(w.lower()) < 2.0 for w in words)
@@ -289,7 +317,11 @@ def written_terms(nlp, text: str, source: str, stop, keep_phrases: bool = True) 
     docs = list(nlp.pipe(parts))
     for part, doc in zip(parts, docs):
         for m in extract_mentions(doc, 0, [0], stop):
-            is_name = written_as_name(m["surface"], m["label"])
+            # a heading capitalises every word ("Reconstruction"), a chapter list or a sentence its first
+            # ("12:30 Sampling from the model"): for one everyday word, neither that capital nor spaCy's
+            # entity guess built on it is a name
+            is_name = written_as_name(m["surface"], m["label"]) and not (
+                ordinary_word(m["surface"]) and (headline or opening_capital(part, m["char_start"])))
             if is_name or keep_phrases:
                 rows.append({"term": m["surface"], "key": m["concept"], "kind": "name" if is_name else "phrase"})
         if headline:  # a short headline part names something as a whole ("ConvNeXt", "Vision Transformer")
@@ -322,7 +354,7 @@ def file_terms(nlp, path: str, stop) -> list[dict]:
     parts that are not ordinary English words (wordfreq zipf below 3.5; see :func:`file_name_parts`)."""
     from .identity import zipf
 
-    parts = [p for p in file_name_parts(path) if zipf(p.lower()) < 3.5]  # "paligemma", not "transformers"
+    parts = [p for p in file_name_parts(path) if zipf(p.lower()) < ORDINARY_ZIPF]  # "paligemma", not "transformers"
     rows = []
     for part, doc in zip(parts, nlp.pipe(parts)):
         key = key_of(doc, stop)

@@ -190,8 +190,8 @@ def preference_order(spoken: dict[str, dict], index: dict[str, dict], glossary_n
 
 
 def label_of(key: str, index: dict[str, dict], surface: str | None) -> tuple[str, str]:
-    """(label, label_source): the key's most written form and where it is written, else the most
-    frequent spoken surface."""
+    """(label, label_source): the key's most written form and where it is written (without the capital
+    a heading or a sentence gave it, unless it is written as a name), else the most frequent spoken surface."""
     from ..nlp.concepts import normalise_text
 
     w = index.get(key)
@@ -211,6 +211,8 @@ def label_of(key: str, index: dict[str, dict], surface: str | None) -> tuple[str
                                                        kv[1], sum(c.isupper() for c in kv[0]), kv[0]))[0]
         order = ["glossary", "title", "chapter", "description", "manifest", "source_file", "comment"]
         source = min(w["sources"], key=lambda x: order.index(x) if x in order else 99)
+        if not w["names"] and term[:1].isupper() and term[1:2].islower():
+            term = term[0].lower() + term[1:]  # a heading's or a sentence's capital, not a name's ("Reconstruction")
         return term, source
     return surface or key, "spoken"
 

@@ -31,7 +31,7 @@ from ..stage import Settings, Stage, StageContext, file_digest
 from ..tables import ensure_table, merge_by_key, read_table, replace_where
 
 NAME = "terms"
-NORMALISATION_VERSION = 6  # bump when concept_key() or mention extraction changes: every video is re-processed
+NORMALISATION_VERSION = 7  # bump when concept_key() or mention extraction changes: every video is re-processed
 MENTION_COLUMNS = ["video_id", "window_idx", "seg_idx", "char_start", "surface", "concept", "phrase", "kind", "label"]
 
 
