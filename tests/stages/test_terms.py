@@ -55,6 +55,16 @@ def test_a_spoken_compound_modifier_keeps_its_number_and_a_count_does_not(nlp, s
     assert keys(nlp, stop, "we have two layers here") == ["layer"]
 
 
+def test_edges_lose_symbols_and_a_hyphenated_word_stays_whole(nlp, stop):
+    from transcript_lake.nlp.concepts import tidy_label
+
+    assert [(m["surface"], m["concept"]) for m in extract_mentions(nlp("✅ Instructions here"), 0, [0], stop)] == [("Instructions", "instruction")]
+    # "real" is an evaluative edge adjective alone, not inside "real-time"
+    assert keys(nlp, stop, "in a real-time environment") == ["real time environment"]
+    assert [tidy_label(t) for t in ("✅ Colab", 'Image Synthesis"', "node V.", ", long time", "C++", "ResNet (v2)", "(ViT")] == \
+        ["Colab", "Image Synthesis", "node V", "long time", "C++", "ResNet (v2)", "ViT"]
+
+
 def test_mentions_map_offsets_to_their_segment(nlp, stop):
     segs = ["we look at the transformer", "and then the vision encoder", "feeds the language model"]
     text = " ".join(segs)

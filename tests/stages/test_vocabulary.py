@@ -39,6 +39,10 @@ def test_a_heading_capital_or_a_hashtag_does_not_make_an_everyday_word_a_name():
     tags = kinds("Subscribe for more. #graphs #project #ricciflow #PaLM", "description")
     assert {("ricciflow", "name"), ("palm", "name")} <= tags
     assert not {k for k, kind in tags if kind == "name"} & {"graph", "project"}
+    # a capital after a bullet, a timestamp or a full stop opens an item or a sentence; mid-sentence it names
+    listed = {(r["term"], r["kind"]) for r in written_terms(nlp, "✅ Website: foo\n01:19:23 Reconstruction\n02:00 Results. "
+                                                                 "I work at Google on the Vision Transformer.", "description", stop)}
+    assert {("Website", "phrase"), ("Reconstruction", "phrase"), ("Google", "name"), ("Vision Transformer", "name")} <= listed
 
 
 def test_an_unchanged_corpus_skips_the_stage(spark, gold_lake):

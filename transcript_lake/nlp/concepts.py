@@ -86,13 +86,36 @@ def trim_span(span, is_entity: bool):
     possessive = [i for i, t in enumerate(tokens) if t.tag_ == "POS"]
     if possessive and not is_entity:
         tokens = tokens[possessive[-1] + 1:]
-    while tokens and not spoken_compound(tokens) and (tokens[0].pos_ in EDGE_POS or tokens[0].is_stop or
+    while tokens and not spoken_compound(tokens) and (tokens[0].pos_ in EDGE_POS or tokens[0].is_stop or _symbol(tokens[0]) or
                                                       (tokens[0].like_num and not is_entity and not _hyphenated(tokens))):
         tokens.pop(0)
-    while tokens and (tokens[-1].pos_ in EDGE_POS or tokens[-1].is_stop or
+    while tokens and (tokens[-1].pos_ in EDGE_POS or tokens[-1].is_stop or _symbol(tokens[-1]) or
                       (tokens[-1].like_num and not (is_entity or _after_name(tokens)))):
         tokens.pop()
     return tokens
+
+
+_CLOCK = re.compile(r"^\d{1,2}(?::\d{2}){1,2}$")
+
+
+def _symbol(token) -> bool:
+    """A token without a letter or digit (an emoji bullet "✅", a stray quote) or a timestamp ("01:19:23"
+    of a chapter list), whatever its tag: never part of a term."""
+    return not any(c.isalnum() for c in token.text) or bool(_CLOCK.match(token.text))
+
+
+def tidy_label(text: str) -> str:
+    """A display form without what the edges of written or spoken text carry: bullets, quotes, dashes,
+    a sentence's full stop (``✅ Colab`` -> ``Colab``, ``Image Synthesis"`` -> ``Image Synthesis``,
+    ``node V.`` -> ``node V``); ``C++``, ``C#`` and a balanced ``(ViT)`` keep theirs.
+
+    >>> [tidy_label(t) for t in ("✅ Colab", 'Image Synthesis"', "node V.", "-time", "C++", "ResNet (v2)")]
+    ['Colab', 'Image Synthesis', 'node V', 'time', 'C++', 'ResNet (v2)']
+    """
+    t = re.sub(r"[^\w)\]+#]+$", "", re.sub(r"^[^\w(\[]+", "", text.strip()))
+    if t.count("(") != t.count(")"):
+        t = t.strip("()").strip()
+    return t or text.strip()
 
 
 def _hyphenated(tokens) -> bool:
@@ -118,7 +141,8 @@ def strip_edge_adjectives(tokens, stop: frozenset[str]) -> list:
     """``cool results`` -> ``results``: evaluative adjectives listed as ``@edge`` in the stop list."""
     edge = getattr(stop, "edge", frozenset())
     tokens = list(tokens)
-    while tokens and tokens[0].pos_ == "ADJ" and tokens[0].lower_ in edge and not spoken_compound(tokens):
+    while (tokens and tokens[0].pos_ == "ADJ" and tokens[0].lower_ in edge and not spoken_compound(tokens)
+           and not (len(tokens) > 1 and tokens[0].whitespace_ == "" and tokens[1].text == "-")):  # "real-time" is one word
         tokens.pop(0)
     return tokens
 

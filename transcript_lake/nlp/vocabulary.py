@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 from pathlib import PurePosixPath
 
-from .concepts import concept_key, normalise_text, trim_span
+from .concepts import concept_key, normalise_text, tidy_label, trim_span
 from .mentions import _TITLE_PARTS, extract_mentions
 
 # Where the written text came from (vocabulary.source). Per-video sources are rebuilt with the video;
@@ -39,8 +39,9 @@ SOURCES = ("title", "description", "chapter", "comment", "source_file", "manifes
 _URL = re.compile(r"(?i)\b(?:https?://|www\.)\S+")
 _TOKEN = re.compile(r"(?<![\w#@/-])(#?[^\W_](?:[\w.+]*[^\W_])?(?:-[^\W_](?:[\w.+]*[^\W_])?)*)(?![\w/])")
 _PAREN = re.compile(r"\(([^()]{1,80})\)")
+_ITEMS = re.compile(r"\n|(?<=\S)\s+(?=\d{1,2}:\d{2}(?::\d{2})?\s)")
 # what may precede a word whose capital only starts a line, a sentence or a chapter-list entry
-_OPENING = re.compile(r"(?:^|[.!?:;|•*–—-]|\d{1,2}:\d{2}(?::\d{2})?|^\s*\d{1,2}[.)])\s*$")
+_OPENING = re.compile(r"(?:^|[^\w\s,'’]|\d{1,2}:\d{2}(?::\d{2})?|^\s*\d{1,2}[.)])\s*$")  # a line start, a symbol or a bullet, a timestamp
 # Headline definitions "RMA: Rapid Motor Adaptation", "NTK - neural tangent kernel".
 _HEADLINE = re.compile(r"(?:^|[|(]\s*)([A-Z][A-Z0-9]{1,9})\s*(?::|\s[-–—])\s+([^|:()\[\]]{3,120})")
 # Spoken-language names of file formats and folders in source file names, not names of things.
@@ -283,7 +284,7 @@ def written_as_name(surface: str, label: str | None, headline: bool = False) -> 
     Sentence-case chapter titles ("Pong occlusion experiment") are phrases, not names."""
     from .identity import zipf
 
-    words = surface.split()
+    words = [w for w in surface.split() if any(c.isalnum() for c in w)]  # not a bullet "✅" or a dash
     if not words:
         return False
     if any(is_name_token(w) for w in words) or any(w[:1].isupper() for w in words[1:]):
@@ -313,7 +314,9 @@ def written_terms(nlp, text: str, source: str, stop, keep_phrases: bool = True) 
         return []
     rows: list[dict] = []
     headline = source in ("title", "chapter", "manifest")
-    parts = [p for p in _TITLE_PARTS.split(text) if p.strip()] if headline else [text]
+    # a heading in its parts; other text by line and by chapter-list entry ("20:45 Results 22:00 Sampling"):
+    # no noun phrase runs from one entry into the next
+    parts = [p for p in (_TITLE_PARTS if headline else _ITEMS).split(text) if p.strip()]
     docs = list(nlp.pipe(parts))
     for part, doc in zip(parts, docs):
         for m in extract_mentions(doc, 0, [0], stop):
@@ -329,8 +332,8 @@ def written_terms(nlp, text: str, source: str, stop, keep_phrases: bool = True) 
             if 1 <= len([t for t in tokens if t.text != "-"]) <= 4:
                 key = key_of(doc, stop)
                 if key:
-                    rows.append({"term": part.strip(), "key": key,
-                                 "kind": "name" if written_as_name(part.strip(), None, headline=True) else "phrase"})
+                    rows.append({"term": tidy_label(part), "key": key,
+                                 "kind": "name" if written_as_name(tidy_label(part), None, headline=True) else "phrase"})
     names = name_tokens(text)
     defs = acronym_definitions(text)
     singles = list(dict.fromkeys(names + [s for s, _ in defs] + [l for _, l in defs]))

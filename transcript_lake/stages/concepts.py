@@ -189,10 +189,14 @@ def preference_order(spoken: dict[str, dict], index: dict[str, dict], glossary_n
     return pref
 
 
-def label_of(key: str, index: dict[str, dict], surface: str | None) -> tuple[str, str]:
-    """(label, label_source): the key's most written form and where it is written (without the capital
-    a heading or a sentence gave it, unless it is written as a name), else the most frequent spoken surface."""
-    from ..nlp.concepts import normalise_text
+def label_of(key: str, index: dict[str, dict], surface: str | None, cap_share: float | None = None) -> tuple[str, str]:
+    """(label, label_source): the key's most written form and where it is written, else the most
+    frequent spoken surface. A written form keeps no capital that only a heading or a sentence gave it:
+    when the key is not written as a name, or when it is one plain word (``Entropy``, not ``DINO`` or
+    ``ConvNeXt``) that the transcripts write in lower case (``cap_share``: share of its spoken surfaces
+    with a capital first letter, below one half)."""
+    from ..nlp.concepts import normalise_text, tidy_label
+    from ..nlp.vocabulary import is_name_token
 
     w = index.get(key)
     if w and w["terms"]:
@@ -211,10 +215,12 @@ def label_of(key: str, index: dict[str, dict], surface: str | None) -> tuple[str
                                                        kv[1], sum(c.isupper() for c in kv[0]), kv[0]))[0]
         order = ["glossary", "title", "chapter", "description", "manifest", "source_file", "comment"]
         source = min(w["sources"], key=lambda x: order.index(x) if x in order else 99)
-        if not w["names"] and term[:1].isupper() and term[1:2].islower():
+        term = tidy_label(term)
+        plain_word = " " not in term and not is_name_token(term) and cap_share is not None and cap_share < 0.5
+        if (not w["names"] or plain_word) and term[:1].isupper() and term[1:2].islower():
             term = term[0].lower() + term[1:]  # a heading's or a sentence's capital, not a name's ("Reconstruction")
         return term, source
-    return surface or key, "spoken"
+    return tidy_label(surface or key), "spoken"
 
 
 def run(ctx: StageContext) -> None:
@@ -347,7 +353,7 @@ def run(ctx: StageContext) -> None:
     for r in agg:
         c = r["concept"]
         group = [c] + [a for a, *_ in members.get(c, [])]
-        label, label_source = label_of(c, index, r["surface"])
+        label, label_source = label_of(c, index, r["surface"], stats.get(c, {}).get("cap_share"))
         written_name = any(index.get(k, {}).get("names") for k in group)
         n_kp = int(r["n_keyphrases"] or 0)
         kind = ident.salience_kind(c, written_name, r["n_mentions"], r["n_videos"], n_kp, artefacts, int(sal["max_term_words"]))
