@@ -193,8 +193,8 @@ def label_of(key: str, index: dict[str, dict], surface: str | None, cap_share: f
     """(label, label_source): the key's most written form and where it is written, else the most
     frequent spoken surface. A written form keeps no capital that only a heading or a sentence gave it:
     when the key is not written as a name, or when it is one plain word (``Entropy``, not ``DINO`` or
-    ``ConvNeXt``) that the transcripts write in lower case (``cap_share``: share of its spoken surfaces
-    with a capital first letter, below one half)."""
+    ``ConvNeXt``) that the transcripts write in lower case (``cap_share``: share of the concept's spoken
+    surfaces, all its keys, with a capital first letter, below one half)."""
     from ..nlp.concepts import normalise_text, tidy_label
     from ..nlp.vocabulary import is_name_token
 
@@ -353,7 +353,9 @@ def run(ctx: StageContext) -> None:
     for r in agg:
         c = r["concept"]
         group = [c] + [a for a, *_ in members.get(c, [])]
-        label, label_source = label_of(c, index, r["surface"], stats.get(c, {}).get("cap_share"))
+        said = [stats[k] for k in group if k in stats and stats[k]["cap_share"] is not None]
+        cap_share = sum(x["cap_share"] * x["n"] for x in said) / sum(x["n"] for x in said) if said else None  # every spoken form
+        label, label_source = label_of(c, index, r["surface"], cap_share)
         written_name = any(index.get(k, {}).get("names") for k in group)
         n_kp = int(r["n_keyphrases"] or 0)
         kind = ident.salience_kind(c, written_name, r["n_mentions"], r["n_videos"], n_kp, artefacts, int(sal["max_term_words"]))
