@@ -6,7 +6,9 @@
 Prints, per class (variant / acronym / misheard) and overall: groups whose forms all map to one
 concept (merge recall, over the groups whose forms are in the lake), and wrong merges: ``distinct``
 pairs in one concept, plus forms of two different groups in one concept. Targets: >= 90 % of groups
-merged, 0 wrong merges.
+merged, 0 wrong merges. Also: every name of a video's title that is said in the video is in that
+video's ``top_concepts_per_video`` (target: all of them), and how many of them show a label written
+in the corpus's text.
 """
 
 from __future__ import annotations
@@ -66,6 +68,31 @@ def evaluate(concept_of: dict[str, str], labelled: dict) -> dict:
             "distinct_pairs_in_lake": distinct_in_lake}
 
 
+TITLE_NAMES_SAID = """
+    SELECT DISTINCT w.video_id, a.concept FROM transcripts.vocabulary w
+    JOIN transcripts.concept_aliases a ON a.alias = w.key
+    JOIN transcripts.concept_video cv ON cv.concept = a.concept AND cv.video_id = w.video_id
+    WHERE w.source = 'title' AND w.kind IN ('name', 'definition')"""
+
+
+def title_names_in_top10(con) -> dict:
+    """Names of a video's title said in that video: how many are in its top-10, and under a label that
+    is one of the concept's written terms (the view shows ``concepts.label``)."""
+    rows = con.execute(f"""
+        WITH named AS ({TITLE_NAMES_SAID}),
+             written AS (SELECT DISTINCT a.concept, w.term FROM transcripts.vocabulary w
+                         JOIN transcripts.concept_aliases a ON a.alias = w.key)
+        SELECT n.video_id, n.concept, t.rank_in_video, t.label,
+               EXISTS (SELECT 1 FROM written x WHERE x.concept = n.concept AND x.term = t.label) AS label_written
+        FROM named n LEFT JOIN transcripts.top_concepts_per_video t ON t.video_id = n.video_id AND t.concept = n.concept
+        ORDER BY n.video_id, n.concept""").fetchall()
+    return {"said": len(rows), "in_top10": sum(r[2] is not None for r in rows),
+            "label_written": sum(bool(r[4]) for r in rows),
+            "missing": [{"video_id": v, "concept": c} for v, c, rank, _, _ in rows if rank is None],
+            "label_not_written": [{"video_id": v, "concept": c, "label": lab} for v, c, rank, lab, w in rows
+                                  if rank is not None and not w]}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lake", default=str(ROOT / "lake"))
@@ -92,6 +119,13 @@ def main() -> int:
         print("  not merged", m)
     for a in report["forms_not_in_lake"]:
         print("  not in lake", a)
+    report["title_names"] = titles = title_names_in_top10(con)
+    print(f"title names said in their video: {titles['in_top10']}/{titles['said']} in its top-10 "
+          f"(target: all); {titles['label_written']} under a label written in the corpus")
+    for m in titles["missing"]:
+        print("  not in top-10", m)
+    for m in titles["label_not_written"]:
+        print("  label not a written term", m)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2, default=sorted), encoding="utf-8")
     return 0

@@ -98,6 +98,36 @@ def test_title_names_said_in_the_video_rank_in_its_top_10_under_their_written_la
         assert top[(video, concept)] in written
 
 
+def test_a_title_name_that_many_videos_carry_ranks_in_the_top_10_after_the_videos_own_names(gold_lake):
+    """A series or field name in every title ("ML Coding Series") is not what sets a video apart, but
+    where it is said it is still one of the title's names: listed, after the video's own."""
+    conf, _ = gold_lake
+    con = duckdb_connect(conf)
+    video, concept = con.sql("""
+        SELECT cv.video_id, cv.concept FROM transcripts.concept_video cv
+        WHERE NOT EXISTS (SELECT 1 FROM transcripts.top_concepts_per_video t
+                          WHERE t.video_id = cv.video_id AND t.concept = cv.concept)
+        ORDER BY cv.mentions DESC, cv.concept LIMIT 1""").fetchone()
+    own = con.execute("SELECT COUNT(*) FROM transcripts.top_concepts_per_video WHERE video_id = ? AND in_title",
+                      [video]).fetchone()[0]
+    # the concept's key written as a name in the title of every video of the lake: a series name
+    table = str(conf.get("lake.root")).replace("'", "''") + "/vocabulary"
+    con.execute(f"""CREATE OR REPLACE VIEW transcripts.vocabulary AS
+        SELECT * FROM delta_scan('{table}/')
+        UNION ALL BY NAME
+        SELECT 'Series' AS term, '{concept}' AS key, 'name' AS kind, 'title' AS source, video_id, 1::BIGINT AS count,
+               NULL::VARCHAR AS expansion, NULL::VARCHAR AS expansion_key
+        FROM transcripts.videos""")
+    ranked = con.execute("SELECT concept, rank_in_video, in_title FROM transcripts.top_concepts_per_video "
+                         "WHERE video_id = ? ORDER BY rank_in_video", [video]).fetchall()
+    assert (concept, own + 1, True) in ranked, ranked          # right after the video's own title names
+    assert [c for c, _, in_title in ranked[:own]] == [c for c, _, in_title in ranked[:own] if in_title]
+    said = {v for (v,) in con.execute("SELECT video_id FROM transcripts.concept_video WHERE concept = ?", [concept]).fetchall()}
+    listed = {v for (v,) in con.execute("SELECT video_id FROM transcripts.top_concepts_per_video WHERE concept = ?",
+                                        [concept]).fetchall()}
+    assert listed == said                                      # only where it is said
+
+
 def test_explain_prints_every_alias_with_rule_score_and_evidence(gold_lake):
     conf, _ = gold_lake
     text = explain_concept(conf, "Polygamma")          # any alias, any case

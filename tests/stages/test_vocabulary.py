@@ -43,6 +43,10 @@ def test_a_heading_capital_or_a_hashtag_does_not_make_an_everyday_word_a_name():
     listed = {(r["term"], r["kind"]) for r in written_terms(nlp, "✅ Website: foo\n01:19:23 Reconstruction\n02:00 Results. "
                                                                  "I work at Google on the Vision Transformer.", "description", stop)}
     assert {("Website", "phrase"), ("Reconstruction", "phrase"), ("Google", "name"), ("Vision Transformer", "name")} <= listed
+    # a term is the words as written, without punctuation a heading glued to its edge
+    titled = {r["term"] for r in written_terms(nlp, "Neural Descriptor Fields: SE(3)-Equivariant Object Representations "
+                                                   "for Manipulation Paper Explained", "title", stop)}
+    assert "Equivariant Object Representations" in titled and all(t[0].isalnum() and t[-1].isalnum() for t in titled)
 
 
 def test_an_unchanged_corpus_skips_the_stage(spark, gold_lake):

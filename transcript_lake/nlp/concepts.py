@@ -87,7 +87,7 @@ def trim_span(span, is_entity: bool):
     if possessive and not is_entity:
         tokens = tokens[possessive[-1] + 1:]
     while tokens and not spoken_compound(tokens) and (tokens[0].pos_ in EDGE_POS or tokens[0].is_stop or _symbol(tokens[0]) or
-                                                      (tokens[0].like_num and not is_entity and not _hyphenated(tokens))):
+                                                      (tokens[0].like_num and not is_entity and not _glued_by_hyphen(tokens))):
         tokens.pop(0)
     while tokens and (tokens[-1].pos_ in EDGE_POS or tokens[-1].is_stop or _symbol(tokens[-1]) or
                       (tokens[-1].like_num and not (is_entity or _after_name(tokens)))):
@@ -95,7 +95,9 @@ def trim_span(span, is_entity: bool):
     return tokens
 
 
-_CLOCK = re.compile(r"^\d{1,2}(?::\d{2}){1,2}$")
+# A chapter-list timestamp ("7:05", "01:19:23"): never part of a term; where one stands, an entry begins.
+TIMESTAMP = r"\d{1,2}:\d{2}(?::\d{2})?"
+_CLOCK = re.compile(rf"^{TIMESTAMP}$")
 
 
 def _symbol(token) -> bool:
@@ -118,8 +120,9 @@ def tidy_label(text: str) -> str:
     return t or text.strip()
 
 
-def _hyphenated(tokens) -> bool:
-    """``zero-shot``, ``3-layer``: a number glued to the next word by a hyphen is part of the term."""
+def _glued_by_hyphen(tokens) -> bool:
+    """``zero-shot``, ``3-layer``, ``real-time``: a first token glued to the next word by a hyphen is one
+    word with it (a number or an edge adjective there is part of the term)."""
     return len(tokens) >= 3 and tokens[0].whitespace_ == "" and tokens[1].text == "-"
 
 
@@ -142,7 +145,7 @@ def strip_edge_adjectives(tokens, stop: frozenset[str]) -> list:
     edge = getattr(stop, "edge", frozenset())
     tokens = list(tokens)
     while (tokens and tokens[0].pos_ == "ADJ" and tokens[0].lower_ in edge and not spoken_compound(tokens)
-           and not (len(tokens) > 1 and tokens[0].whitespace_ == "" and tokens[1].text == "-")):  # "real-time" is one word
+           and not _glued_by_hyphen(tokens)):  # "real-time" is one word
         tokens.pop(0)
     return tokens
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 from pathlib import PurePosixPath
 
-from .concepts import concept_key, normalise_text, tidy_label, trim_span
+from .concepts import TIMESTAMP, concept_key, normalise_text, tidy_label, trim_span
 from .mentions import _TITLE_PARTS, extract_mentions
 
 # Where the written text came from (vocabulary.source). Per-video sources are rebuilt with the video;
@@ -39,9 +39,9 @@ SOURCES = ("title", "description", "chapter", "comment", "source_file", "manifes
 _URL = re.compile(r"(?i)\b(?:https?://|www\.)\S+")
 _TOKEN = re.compile(r"(?<![\w#@/-])(#?[^\W_](?:[\w.+]*[^\W_])?(?:-[^\W_](?:[\w.+]*[^\W_])?)*)(?![\w/])")
 _PAREN = re.compile(r"\(([^()]{1,80})\)")
-_ITEMS = re.compile(r"\n|(?<=\S)\s+(?=\d{1,2}:\d{2}(?::\d{2})?\s)")
+_ITEMS = re.compile(rf"\n|(?<=\S)\s+(?={TIMESTAMP}\s)")
 # what may precede a word whose capital only starts a line, a sentence or a chapter-list entry
-_OPENING = re.compile(r"(?:^|[^\w\s,'’]|\d{1,2}:\d{2}(?::\d{2})?|^\s*\d{1,2}[.)])\s*$")  # a line start, a symbol or a bullet, a timestamp
+_OPENING = re.compile(rf"(?:^|[^\w\s,'’]|{TIMESTAMP}|^\s*\d{{1,2}}[.)])\s*$")  # a line start, a symbol or a bullet, a timestamp
 # Headline definitions "RMA: Rapid Motor Adaptation", "NTK - neural tangent kernel".
 _HEADLINE = re.compile(r"(?:^|[|(]\s*)([A-Z][A-Z0-9]{1,9})\s*(?::|\s[-–—])\s+([^|:()\[\]]{3,120})")
 # Spoken-language names of file formats and folders in source file names, not names of things.
@@ -326,7 +326,8 @@ def written_terms(nlp, text: str, source: str, stop, keep_phrases: bool = True) 
             is_name = written_as_name(m["surface"], m["label"]) and not (
                 ordinary_word(m["surface"]) and (headline or opening_capital(part, m["char_start"])))
             if is_name or keep_phrases:
-                rows.append({"term": m["surface"], "key": m["concept"], "kind": "name" if is_name else "phrase"})
+                # as written, without what a heading's punctuation glued to its edge ("SE(3)-Equivariant ...")
+                rows.append({"term": tidy_label(m["surface"]), "key": m["concept"], "kind": "name" if is_name else "phrase"})
         if headline:  # a short headline part names something as a whole ("ConvNeXt", "Vision Transformer")
             tokens = [t for t in doc if not t.is_punct or t.text == "-"]
             if 1 <= len([t for t in tokens if t.text != "-"]) <= 4:

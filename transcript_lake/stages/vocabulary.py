@@ -38,7 +38,7 @@ from ..tables import read_table, replace_where
 
 NAME = "vocabulary"
 CORPUS = "(corpus)"  # the pseudo-video of corpus-wide written text (rows with video_id null)
-EXTRACTOR_VERSION = 2  # bump when written_terms() changes what it finds: every video is re-parsed
+EXTRACTOR_VERSION = 3  # bump when written_terms() changes what it finds: every video is re-parsed
 TERM_COLUMNS = ["video_id", "source", "kind", "term", "key", "expansion", "expansion_key"]
 
 
