@@ -56,8 +56,8 @@ def suggest_concepts(con, text: str, limit: int = 8) -> list[tuple[str, str]]:
 
 
 def resolve(con, text: str) -> str:
-    """The canonical concept for ``text`` (key, alias or label, any case), or a :class:`UserError` with
-    "did you mean" suggestions."""
+    """The canonical concept for ``text`` (key, alias or label, any case; else the one concept with its
+    letters up to spaces, hyphens and a plural), or a :class:`UserError` with "did you mean" suggestions."""
     from .nlp.concepts import normalise_text
 
     probe, key = text.strip().lower(), normalise_text(text)
@@ -66,6 +66,12 @@ def resolve(con, text: str) -> str:
                       "LIMIT 1", [probe, key, probe, key, probe, probe, key]).fetchone()
     if row:
         return row[0]
+    # the same letters with other spacing or hyphens ("Conv Next" -> convnext), when one concept has them
+    from .nlp.identity import joined_index, squash
+
+    joined = joined_index(con.execute("SELECT alias, concept FROM transcripts.concept_lookup").fetchall()).get(squash(key))
+    if joined is not None and key:
+        return joined
     close = suggest_concepts(con, text)
     hint = "; did you mean: " + ", ".join(f"{label} ({concept})" if label and label.lower() != concept else concept
                                           for label, concept in close) if close else ""

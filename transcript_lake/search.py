@@ -55,7 +55,7 @@ import shutil
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
@@ -64,6 +64,7 @@ import numpy as np
 from .config import Config
 from .errors import UserError
 from .lake import is_remote, lake_root, local_table_dir
+from .nlp.identity import joined_index, squash
 
 if TYPE_CHECKING:  # annotations only
     from pyspark.sql import DataFrame, SparkSession
@@ -154,14 +155,27 @@ def concept_candidates(query: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def resolve_query_concepts(query: str, lookup) -> dict:
+def joined_candidates(query: str) -> list[str]:
+    """The joined forms :func:`resolve_query_concepts` may look up for ``query`` (its :func:`joinable`
+    n-grams of up to 5 words, squashed)."""
+    ws = normalise(query).split()
+    grams = [ws[s:s + n] for n in range(min(5, len(ws)), 0, -1) for s in range(0, len(ws) - n + 1)]
+    return list(dict.fromkeys(squash(" ".join(g)) for g in grams if joinable(g)))
+
+
+def resolve_query_concepts(query: str, lookup, joined_lookup=None) -> dict:
     """Greedy longest-first match of the query's word n-grams against concept aliases: ``lookup(alias)``
     returns a concept (id) or None. ``{concept: the query words that named it}``; single stop words and
-    question wrappers never name a concept.
+    question wrappers never name a concept. An n-gram that is no alias may still name a concept by its
+    joined form (``joined_lookup(squash(words))``, :func:`~transcript_lake.nlp.identity.joined_index`:
+    "Conv Next" -> convnext) when none of its words is a stop word and five letters or more remain.
 
     >>> resolve_query_concepts("how do Vision Transformers use patches?", {"vision transformer": "vit", "patch": "patch"}.get)
     {'vit': 'vision transformers', 'patch': 'patches'}
+    >>> resolve_query_concepts("what is Conv Next?", {}.get, {"convnext": "convnext"}.get)
+    {'convnext': 'conv next'}
     """
+
     ws = normalise(query).split()
     used = [False] * len(ws)
     found: dict = {}
@@ -172,13 +186,20 @@ def resolve_query_concepts(query: str, lookup) -> dict:
             gram = ws[s:s + n]
             if n == 1 and (gram[0] in STOP_WORDS or gram[0] in QUERY_STOP or len(gram[0]) < 2):
                 continue
-            for cand in dict.fromkeys([" ".join(gram), " ".join(gram[:-1] + [_singular(gram[-1])])]):
-                c = lookup(cand)
-                if c is not None:
-                    found.setdefault(c, " ".join(gram))
-                    used[s:s + n] = [True] * n
-                    break
+            c = next((c for c in map(lookup, dict.fromkeys([" ".join(gram), " ".join(gram[:-1] + [_singular(gram[-1])])]))
+                      if c is not None), None)
+            if c is None and joined_lookup is not None and joinable(gram):
+                c = joined_lookup(squash(" ".join(gram)))
+            if c is not None:
+                found.setdefault(c, " ".join(gram))
+                used[s:s + n] = [True] * n
     return found
+
+
+def joinable(gram: Sequence[str]) -> bool:
+    """Whether query words may name a concept by their joined form: no stop word or question wrapper among
+    them (so "on line" never becomes "online") and at least five letters."""
+    return all(w not in STOP_WORDS and w not in QUERY_STOP and len(w) >= 2 for w in gram) and len("".join(gram)) >= 5
 
 
 def says_query_words(alias: str, said: str) -> bool:
@@ -420,7 +441,12 @@ class Index:
             i = int(np.searchsorted(keys, candidate)) if len(keys) else 0
             return int(self.a["alias_concept"][i]) if i < len(keys) and keys[i] == candidate else None
 
-        return resolve_query_concepts(query, lookup)
+        return resolve_query_concepts(query, lookup, lambda form: self._joined.get(form))
+
+    @cached_property
+    def _joined(self) -> dict[str, int]:
+        """Joined form -> concept id, made on the first query that needs it (~0.1 s for 20k aliases)."""
+        return joined_index(zip((str(k) for k in self.a["alias_key"]), (int(c) for c in self.a["alias_concept"])))
 
     def concept_scores(self, concepts: dict) -> tuple[np.ndarray, dict]:
         """Per window: idf x salience x (log(1 + mentions) + KeyBERT score) of each concept the query named,
@@ -1111,9 +1137,14 @@ def rank_windows_spark(spark: "SparkSession", conf: Config, query: str, qvec: np
     concept = grams = None
     if s.weight("concept"):
         aliases = read_table(spark, conf, "concept_aliases")
-        hits = {r["alias"]: r["concept"] for r in aliases.filter(F.col("alias").isin(concept_candidates(text)))
-                .select("alias", "concept").collect()}
-        concepts_found = resolve_query_concepts(text, hits.get)
+        # the aliases the query's n-grams name as written, or by their joined form (spaces removed; the
+        # plural and British spellings squash() also irons out are matched on the driver)
+        forms = joined_candidates(text)
+        rows = aliases.filter(F.col("alias").isin(concept_candidates(text))
+                              | F.regexp_replace("alias", " ", "").isin([*forms, *(f + "s" for f in forms)])) \
+            .select("alias", "concept").collect()
+        hits = {r["alias"]: r["concept"] for r in rows}
+        concepts_found = resolve_query_concepts(text, hits.get, joined_index((r["alias"], r["concept"]) for r in rows).get)
         if concepts_found:
             cols = read_table(spark, conf, "concepts").columns
             sal = F.coalesce(F.col("salience"), F.lit(1.0)) if "salience" in cols else F.lit(1.0)

@@ -135,6 +135,7 @@ def test_explain_prints_every_alias_with_rule_score_and_evidence(gold_lake):
     assert "source_file" in text
     with pytest.raises(UserError, match="did you mean: paligemma"):
         explain_concept(conf, "paligema")              # a typo gets suggestions
+    assert explain_concept(conf, "Pali Gemma").startswith("paligemma")  # other spacing: the same letters
     con = duckdb_connect(conf)
     with pytest.raises(UserError, match="did you mean.*paligemma"):
         resolve_concept(con, "pali gema")

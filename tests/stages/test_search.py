@@ -12,7 +12,7 @@ from pyspark.sql import functions as F
 
 from conftest import build, copy_lake, load, versions
 from transcript_lake.errors import UserError
-from transcript_lake.search import format_results, main, search, search_spark
+from transcript_lake.search import format_results, joined_candidates, main, search, search_spark
 
 MACHINE = "OWvy-fCWTBQ"   # "How to Build a Deep Learning Machine" (hf-viewer part of the small corpus)
 PALIGEMMA = "vAmKB7iPkWw"  # the Whisper head, where "PaliGemma" was heard as "polygamma"
@@ -117,6 +117,20 @@ def test_an_alias_finds_what_the_speech_recogniser_wrote(spark, gold_lake, tmp_p
     # the Spark path resolves the alias the same way
     same = search_spark(spark, conf, "gemmapoly", top=3)
     assert [(h.video_id, h.window_idx, h.start_s) for h in same] == [(h.video_id, h.window_idx, h.start_s) for h in after]
+
+
+def test_a_name_typed_with_other_spacing_finds_its_concept(spark, gold_lake):
+    """"Pali Gemma" is no alias and neither word is ever said; its joined form is PaliGemma's, whose
+    moments the speech recogniser wrote as "polygamma". Both engines find them; stop-word pairs never join."""
+    conf, _ = gold_lake
+    query = "what is Pali Gemma?"
+    hits = search(conf, query, top=3)
+    assert hits and hits[0].video_id == PALIGEMMA and "concept" in hits[0].signals and "paligemma" in hits[0].concepts
+    assert re.search(r"\*\*polygamma\*\*", hits[0].snippet, re.I), hits[0].snippet
+    same = search_spark(spark, conf, query, top=3)
+    assert [(h.video_id, h.window_idx, h.start_s, h.signals) for h in same] == \
+        [(h.video_id, h.window_idx, h.start_s, h.signals) for h in hits]
+    assert joined_candidates("is it on line or in the data set?") == ["dataset"]
 
 
 def test_spark_gives_the_same_ranking(spark, gold_lake):

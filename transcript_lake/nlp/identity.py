@@ -83,6 +83,21 @@ def squash(key: str) -> str:
 joined_form = squash
 
 
+def joined_index(pairs) -> dict:
+    """``{joined form: concept}`` over ``(alias, concept)`` pairs, for the joined forms that belong to one
+    concept only: how a name typed with other spacing, hyphens or a plural ("Conv Next", "pali-gemma",
+    "convnexts") finds its concept when it is no alias itself. Ambiguous forms are left out.
+
+    >>> joined_index([("convnext", "convnext"), ("conv net", "convnet"), ("convnets", "convnet"), ("a b", "x"), ("ab", "y")])
+    {'convnext': 'convnext', 'convnet': 'convnet'}
+    """
+    owners: dict[str, set] = {}
+    for alias, concept in pairs:
+        if alias:
+            owners.setdefault(squash(alias), set()).add(concept)
+    return {form: next(iter(c)) for form, c in owners.items() if len(c) == 1}
+
+
 def numbers(key: str) -> tuple[str, ...]:
     """The numbers in a key, in order: GPT-2 and GPT-3 differ here (``('2',)`` vs ``('3',)``)."""
     return tuple(re.findall(r"\d+", key))
