@@ -81,11 +81,13 @@ def evaluate(index, conf, queries, qvecs, s: SearchSettings, chapter_of: np.ndar
             "corpus_hit5": round(100 * h5 / n, 1), "mrr": round(mrr / n, 3)}
 
 
-def with_weights(s: SearchSettings, weights: dict, context: float | None = None) -> SearchSettings:
+def with_weights(s: SearchSettings, weights: dict, context: float | None = None,
+                 video_prior: float | None = None) -> SearchSettings:
     from dataclasses import replace
 
     return replace(s, weights={k: float(weights.get(k, 0.0)) for k in SIGNALS},
-                   context=s.context if context is None else context)
+                   context=s.context if context is None else context,
+                   video_prior=s.video_prior if video_prior is None else video_prior)
 
 
 def quality(conf, index, con) -> dict:
@@ -101,15 +103,17 @@ def quality(conf, index, con) -> dict:
     qvecs = enc.encode([t for _, t, _ in queries], batch_size=64)
     print(f"{len(queries)} queries embedded in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     rows = {}
-    for name, weights, ctx in [("lexical (BM25) alone", {"lexical": 1}, 0.0), ("dense alone", {"dense": 1}, 0.0),
-                               ("concept alone", {"concept": 1}, 0.0),
-                               ("lexical + dense", {"lexical": 1, "dense": 1}, 0.0),
-                               ("fused, no context", s.weights, 0.0), ("fused (default settings)", s.weights, None)]:
-        rows[name] = evaluate(index, conf, queries, qvecs, with_weights(s, weights, ctx), chapter_of)
+    for name, weights, ctx, prior in [("lexical (BM25) alone", {"lexical": 1}, 0.0, 0.0), ("dense alone", {"dense": 1}, 0.0, 0.0),
+                                      ("concept alone", {"concept": 1}, 0.0, 0.0),
+                                      ("lexical + dense", {"lexical": 1, "dense": 1}, 0.0, 0.0),
+                                      ("fused, no context, no video prior", s.weights, 0.0, 0.0),
+                                      ("fused, no video prior", s.weights, None, 0.0),
+                                      ("fused (default settings)", s.weights, None, None)]:
+        rows[name] = evaluate(index, conf, queries, qvecs, with_weights(s, weights, ctx, prior), chapter_of)
         print(f"{name:28s} {rows[name]}", file=sys.stderr)
     s_on = SearchSettings.from_conf(conf.with_overrides(["search.chapter_titles=true"]))
     rows["fused + chapter titles (product setting; not a benchmark)"] = evaluate(index, conf, queries, qvecs, s_on, chapter_of)
-    return {"queries": len(queries), "settings": {"weights": s.weights, "context": s.context, "k1": s.k1, "b": s.b,
+    return {"queries": len(queries), "settings": {"weights": s.weights, "context": s.context, "video_prior": s.video_prior, "k1": s.k1, "b": s.b,
                                                    "min_dense": s.min_dense, "chapter_titles": False},
             "rankings": rows}
 

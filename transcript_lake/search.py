@@ -237,6 +237,7 @@ class SearchSettings:
     max_query_chars: int
     query_backend: str
     threads: int
+    video_prior: float = 0.0
 
     @classmethod
     def from_conf(cls, conf: Config) -> "SearchSettings":
@@ -247,13 +248,16 @@ class SearchSettings:
             raise UserError(f"search.weights: unknown signal(s) {', '.join(bad)} (known: {', '.join(SIGNALS)})")
         if any(v < 0 for v in weights.values()):
             raise UserError("search.weights must not be negative")
+        video_prior = float(conf.get("search.video_prior", 0.0) or 0.0)
+        if video_prior < 0:
+            raise UserError("search.video_prior must not be negative")
         return cls(weights=weights, chapter_titles=bool(conf.get("search.chapter_titles", True)),
                    context=float(conf.get("search.context", 0.5)),
                    k1=float(conf.get("search.bm25.k1", 1.2)), b=float(conf.get("search.bm25.b", 0.75)),
                    min_dense=float(conf.get("search.min_dense", 0.3)),
                    max_query_chars=int(conf.get("search.max_query_chars", 1000)),
                    query_backend=str(conf.get("search.query_backend", "auto")),
-                   threads=int(conf.get("search.threads", 2) or 0))
+                   threads=int(conf.get("search.threads", 2) or 0), video_prior=video_prior)
 
     def weight(self, signal: str) -> float:
         if signal == "chapter" and not self.chapter_titles:
@@ -478,6 +482,24 @@ class Index:
             out[uniq] += w.astype(np.float32)
             detail[c] = (uniq, seg_min, ids)
         return out, detail
+
+    def video_prior(self, concepts: dict) -> np.ndarray:
+        """Per window: the sum, over the concepts the query named, of its video's share of all the concept's
+        mentions (under any alias, the query's own words included). Constant inside a video."""
+        a = self.a
+        vid = np.asarray(self.vid)
+        prior = np.zeros(self.n, dtype=np.float64)
+        for c in concepts:
+            ids = a["ca_alias"][a["ca_ptr"][c]:a["ca_ptr"][c + 1]]
+            if not len(ids):
+                continue
+            docs = np.concatenate([a["al_doc"][a["al_ptr"][i]:a["al_ptr"][i + 1]] for i in ids])
+            m = np.concatenate([a["al_m"][a["al_ptr"][i]:a["al_ptr"][i + 1]] for i in ids]).astype(np.float64)
+            if not len(docs) or m.sum() <= 0:
+                continue
+            per_video = np.bincount(vid[docs], weights=m, minlength=len(self.videos))
+            prior += (per_video / per_video.sum())[vid]
+        return prior
 
     def concept_segments(self, detail: dict, doc: int) -> list[tuple[int, int, float]]:
         """(concept id, segment index within the window, idf) of the matched concepts spoken in window ``doc``."""
@@ -900,6 +922,10 @@ def rank(index: Index, query: str, s: SearchSettings, qvec: np.ndarray | None) -
     score = fused.copy()
     if s.context:
         score[has_prev] += s.context * fused[prev[has_prev]]
+    if s.video_prior and concepts:
+        # the videos that talk about the query's concepts (their share of its mentions): the same for every
+        # window of a video, so it ranks videos and never reorders the windows inside one
+        score += s.video_prior * zscore(index.video_prior(concepts))
     # A query that matches nothing anywhere (no word, no concept, no window at min_dense) has no answer;
     # otherwise every window is ranked (inside one video the best window may be a weak one).
     # Only stop words / question wrappers: nothing to look for, whatever the embedding of "the of and" is near.
@@ -1084,10 +1110,11 @@ def rank_windows_spark(spark: "SparkSession", conf: Config, query: str, qvec: np
                        settings: SearchSettings | None = None) -> tuple["DataFrame", dict]:
     """Every window's score for ``query`` as a Spark DataFrame, with the formulas of :func:`rank`
     (BM25 from ``search_terms``, cosine with ``window_embeddings``, concepts through ``concept_aliases``,
-    z-normalised over the corpus, weighted, plus ``search.context`` x the previous window's score).
+    z-normalised over the corpus, weighted, plus ``search.context`` x the previous window's score and
+    ``search.video_prior`` x the z-normalised share of the query's concepts said in the window's video).
 
     Returns ``(frame, info)``: frame columns ``video_id, window_idx, lexical, dense, concept, chapter,
-    fused, prev_fused, prev_matched, score``; info = ``{"terms": {term: idf}, "concepts": {concept: words},
+    video_prior, fused, prev_fused, prev_matched, score``; info = ``{"terms": {term: idf}, "concepts": {concept: words},
     "matched": bool}``. Example (a notebook on a big lake)::
 
         frame, info = rank_windows_spark(spark, conf, "kv cache")
@@ -1134,7 +1161,7 @@ def rank_windows_spark(spark: "SparkSession", conf: Config, query: str, qvec: np
     # of a key) that is an alias of a found concept
     concepts_found: dict = {}
     concept_idf: dict = {}
-    concept = grams = None
+    concept = grams = prior = None
     if s.weight("concept"):
         aliases = read_table(spark, conf, "concept_aliases")
         # the aliases the query's n-grams name as written, or by their joined form (spaces removed; the
@@ -1168,6 +1195,10 @@ def rank_windows_spark(spark: "SparkSession", conf: Config, query: str, qvec: np
                         .withColumn("idf_c", F.log(F.lit(float(max(n_docs, 1))) / F.col("dfc")))
                         .withColumn("w", F.col("idf_c") * F.coalesce("csal", F.lit(1.0)) * (F.log1p("m") + F.col("sal"))))
             concept = weighted.groupBy(*keys).agg(F.sum("w").alias("concept"))
+            if s.video_prior:  # each video's share of every found concept's mentions (any alias), summed
+                per_video = grams.groupBy("video_id", "canon").agg(F.sum("mentions").alias("m"))
+                prior = (per_video.join(per_video.groupBy("canon").agg(F.sum("m").alias("total")), "canon")
+                         .groupBy("video_id").agg(F.sum(F.col("m") / F.col("total")).alias("video_prior")))
 
     dense = None
     if qvec is not None and s.weight("dense"):
@@ -1182,8 +1213,9 @@ def rank_windows_spark(spark: "SparkSession", conf: Config, query: str, qvec: np
     for name, part in (("lexical", lexical), ("dense", dense), ("concept", concept), ("chapter", chapter)):
         frame = frame.join(part, keys, "left") if part is not None else frame.withColumn(name, F.lit(0.0))
         frame = frame.withColumn(name, F.coalesce(F.col(name).cast("double"), F.lit(0.0)))
-    frame = frame.cache()
-    aggs = []
+    frame = (frame.join(prior, "video_id", "left") if prior is not None else frame.withColumn("video_prior", F.lit(None)))
+    frame = frame.withColumn("video_prior", F.coalesce(F.col("video_prior").cast("double"), F.lit(0.0))).cache()
+    aggs = [F.avg("video_prior").alias("video_prior_mean"), F.stddev_pop("video_prior").alias("video_prior_sd")]
     for sig in SIGNALS:
         aggs += [F.avg(sig).alias(f"{sig}_mean"), F.stddev_pop(sig).alias(f"{sig}_sd")]
     aggs.append(F.max(((F.col("lexical") > 0) | (F.col("concept") > 0) | (F.col("chapter") > 0)
@@ -1202,6 +1234,10 @@ def rank_windows_spark(spark: "SparkSession", conf: Config, query: str, qvec: np
              .withColumn("prev_fused", F.lag("fused").over(order))
              .withColumn("prev_matched", F.coalesce(prev_matched, F.lit(False)))
              .withColumn("score", F.col("fused") + F.lit(float(s.context)) * F.coalesce("prev_fused", F.lit(0.0))))
+    sd = st["video_prior_sd"]
+    if s.video_prior and concepts_found and sd is not None and sd > 1e-12:
+        frame = frame.withColumn("score", F.col("score") + F.lit(float(s.video_prior))
+                                 * (F.col("video_prior") - F.lit(float(st["video_prior_mean"]))) / F.lit(float(sd)))
     return frame, {"terms": found, "chapter_terms": chap, "concepts": concepts_found,
                    "concept_idf": concept_idf, "matched": bool(st["matched"])}
 

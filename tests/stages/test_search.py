@@ -133,6 +133,29 @@ def test_a_name_typed_with_other_spacing_finds_its_concept(spark, gold_lake):
     assert joined_candidates("is it on line or in the data set?") == ["dataset"]
 
 
+def test_the_video_prior_ranks_videos_and_never_reorders_the_windows_of_one(gold_lake):
+    """The query's concepts are evidence for the videos that talk about them: one lift per video (so the
+    windows inside a video keep their order), largest for the video with the largest share of mentions."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from transcript_lake.search import SearchSettings, embed_query, load_index, rank
+
+    conf, _ = gold_lake
+    s = SearchSettings.from_conf(conf)
+    assert s.video_prior > 0
+    index = load_index(conf, s)
+    query = "language model"
+    qv = embed_query(conf, query, s)
+    with_prior, without = rank(index, query, s, qv), rank(index, query, replace(s, video_prior=0.0), qv)
+    assert with_prior.concepts
+    lift, vid = with_prior.score - without.score, np.asarray(index.vid)
+    assert all(np.ptp(lift[vid == v]) < 1e-9 for v in set(vid.tolist()))
+    share = index.video_prior(with_prior.concepts)
+    assert share.max() > 0 and vid[int(np.argmax(lift))] == vid[int(np.argmax(share))]
+
+
 def test_spark_gives_the_same_ranking(spark, gold_lake):
     conf, _ = gold_lake
     for query, kw in (("which GPU: is the RTX 3090 worth it?", {}), ("language model", {"video": "t3YJ5hKiMQ0"})):
