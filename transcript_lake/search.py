@@ -175,7 +175,6 @@ def resolve_query_concepts(query: str, lookup, joined_lookup=None) -> dict:
     >>> resolve_query_concepts("what is Conv Next?", {}.get, {"convnext": "convnext"}.get)
     {'convnext': 'conv next'}
     """
-
     ws = normalise(query).split()
     used = [False] * len(ws)
     found: dict = {}
@@ -465,13 +464,10 @@ class Index:
                    if not says_query_words(str(a["alias_key"][x]), said)]
             if not ids:
                 continue
-            parts = [(a["al_doc"][a["al_ptr"][i]:a["al_ptr"][i + 1]], i) for i in ids]
-            docs = np.concatenate([d for d, _ in parts]) if parts else np.zeros(0, np.int32)
+            docs = self._alias_postings("al_doc", ids)
             if not len(docs):
                 continue
-            m = np.concatenate([a["al_m"][a["al_ptr"][i]:a["al_ptr"][i + 1]] for i in ids])
-            sal = np.concatenate([a["al_sal"][a["al_ptr"][i]:a["al_ptr"][i + 1]] for i in ids])
-            seg = np.concatenate([a["al_seg"][a["al_ptr"][i]:a["al_ptr"][i + 1]] for i in ids])
+            m, sal, seg = (self._alias_postings(f, ids) for f in ("al_m", "al_sal", "al_seg"))
             uniq, inv = np.unique(docs, return_inverse=True)
             m_sum = np.bincount(inv, weights=m, minlength=len(uniq))
             sal_max = np.zeros(len(uniq), np.float32)
@@ -483,6 +479,13 @@ class Index:
             detail[c] = (uniq, seg_min, ids)
         return out, detail
 
+    def _alias_postings(self, field: str, ids) -> np.ndarray:
+        """One column of the alias postings (``al_doc``, ``al_m``, ``al_sal``, ``al_seg``) for the aliases
+        ``ids``, concatenated in their order (empty for no alias)."""
+        a = self.a
+        parts = [a[field][a["al_ptr"][i]:a["al_ptr"][i + 1]] for i in ids]
+        return np.concatenate(parts) if parts else np.zeros(0, a[field].dtype)
+
     def video_prior(self, concepts: dict) -> np.ndarray:
         """Per window: the sum, over the concepts the query named, of its video's share of all the concept's
         mentions (under any alias, the query's own words included). Constant inside a video."""
@@ -491,10 +494,7 @@ class Index:
         prior = np.zeros(self.n, dtype=np.float64)
         for c in concepts:
             ids = a["ca_alias"][a["ca_ptr"][c]:a["ca_ptr"][c + 1]]
-            if not len(ids):
-                continue
-            docs = np.concatenate([a["al_doc"][a["al_ptr"][i]:a["al_ptr"][i + 1]] for i in ids])
-            m = np.concatenate([a["al_m"][a["al_ptr"][i]:a["al_ptr"][i + 1]] for i in ids]).astype(np.float64)
+            docs, m = self._alias_postings("al_doc", ids), self._alias_postings("al_m", ids).astype(np.float64)
             if not len(docs) or m.sum() <= 0:
                 continue
             per_video = np.bincount(vid[docs], weights=m, minlength=len(self.videos))
