@@ -1,4 +1,5 @@
-"""Encoders (``transcript_lake.nlp.encoders``): real model, real exports, no Spark.
+"""Encoders (``transcript_lake.nlp.encoders``): real model, real exports; Spark only where an export
+meets a live session.
 
 Exports for the quality tests land in the user's encoder cache (as in real use: the pipeline and these
 tests share them; a cold cache pays ~30 s once for the int8 quantisation). The cache / crash tests use
@@ -8,6 +9,7 @@ their own temporary cache with the cheapest export (OpenVINO fp32, ~7 s).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -185,6 +187,20 @@ def test_export_cache_is_crash_safe_and_reused(tmp_path):
     assert ((final / "manifest.json").stat().st_mtime_ns, (final / "model.bin").stat().st_mtime_ns) == stamp
     v = E.load_encoder(enc, "cpu", 1, cache).encode(["vq gan"], 8)
     assert v.shape == (1, 384)
+
+
+def test_an_export_beside_a_live_spark_session_leaves_its_connections_alone(spark, tmp_path, caplog):
+    """OpenVINO's converter forks a telemetry sender; run in the driver, that fork shut the driver's Py4J
+    sockets on exit and the next Spark call logged "Connection reset by peer" tracebacks (then retried).
+    The export runs in a child process with the telemetry blocked: the session's connections stay up."""
+    enc = E.make_encoding(MODEL, "openvino", "fp32")
+    with caplog.at_level(logging.INFO):
+        assert spark.range(3).count() == 3
+        folder = E.export_dir(enc, tmp_path / "cache")
+        assert spark.range(5).count() == 5 and spark.range(7).count() == 7
+    broken = [r.getMessage() for r in caplog.records if r.exc_info or "Error while sending" in r.getMessage()]
+    assert not broken, broken
+    assert (folder / "manifest.json").is_file()
 
 
 def test_runtime_needs_no_torch(tmp_path):

@@ -22,7 +22,8 @@ mask, L2-normalise; float32 out. ``torch fp32`` *is* :func:`transcript_lake.nlp.
 Exports (OpenVINO IR, ONNX, int8) are made offline from the installed weights, on first use, into
 ``${XDG_CACHE_HOME:-~/.cache}/transcript-lake/encoders/<model_sha>-<backend>-<precision>-<versions>/``
 (``TRANSCRIPT_LAKE_ENCODER_CACHE`` overrides the root): written to a temporary folder, then renamed
-into place under a file lock, so a crash leaves no half export and two processes export once.
+into place under a file lock, so a crash leaves no half export and two processes export once. The
+export runs in a child process with OpenVINO's usage telemetry blocked (:func:`_export_in_child`).
 The runtime needs only ``openvino`` (or ``onnxruntime``) + ``tokenizers`` + numpy; the export uses
 torch + transformers (already project dependencies), ``openvino.convert_model``, ``nncf.quantize``
 (int8 static, calibrated on ``data/calibration_texts.txt``) and ``torch.onnx.export(dynamo=True)``
@@ -493,9 +494,9 @@ def _lock(path: Path):
 
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)  # released by the kernel if this process dies
+        fcntl.flock(fh, fcntl.LOCK_EX)  # released by the kernel when every process holding it has died
         try:
-            yield
+            yield fh.fileno()
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
@@ -521,7 +522,7 @@ def export_dir(encoding: Encoding, cache_dir: str | Path | None = None, model: s
     except OSError as exc:
         raise ConfigError(f"encoder cache {root} cannot be created ({exc.strerror}); set TRANSCRIPT_LAKE_ENCODER_CACHE "
                           "to a writable folder") from None
-    with _lock(root / f".{name}.lock"):
+    with _lock(root / f".{name}.lock") as lock_fd:
         if (final / "manifest.json").is_file():  # another process made it while we waited
             return final
         for stale in root.glob(f".tmp-{name}-*"):  # we hold the lock: these are from dead processes
@@ -530,7 +531,7 @@ def export_dir(encoding: Encoding, cache_dir: str | Path | None = None, model: s
         tmp.mkdir(parents=True)
         try:
             t0 = time.perf_counter()
-            files = _export(encoding, resolve_model_dir(model), tmp)
+            files = _export_in_child(encoding, resolve_model_dir(model), tmp, lock_fd)
             manifest = {"encoding": encoding.to_dict(), "export_seconds": round(time.perf_counter() - t0, 1),
                         "files": {f: hashlib.sha256((tmp / f).read_bytes()).hexdigest() for f in files},
                         "made_by": {d: _version(d) for d in ("openvino", "nncf", "torch", "transformers", "onnxscript", "onnx")}}
@@ -600,6 +601,53 @@ def _quiet_export():
     finally:
         for n, level in levels.items():
             logging.getLogger(n).setLevel(level)
+
+
+def _export_in_child(encoding: Encoding, model_path: Path, out: Path, lock_fd: int) -> list[str]:
+    """:func:`_export` in a fresh interpreter, for two reasons. OpenVINO's converter sends usage
+    telemetry by default and forks a process to do it; that child inherits the driver's Py4J sockets and,
+    when it exits, shuts them down (the next Spark call logs "Connection reset by peer" and retries).
+    And a lake build has no business on the network: in the child the telemetry package is blocked, so
+    OpenVINO and NNCF use the stubs they ship for its absence. A plain ``python -c`` child (not
+    multiprocessing's spawn, which re-imports the caller's ``__main__`` script); torch and the exporters
+    stay out of the calling process. A failure raises with the child's last lines of output. The child
+    holds the export lock with its parent (the inherited ``flock``), so a caller killed mid-export keeps
+    others waiting until its child has gone too (the child exits when it sees its parent gone)."""
+    import subprocess
+    import sys
+
+    request = json.dumps({"encoding": encoding.to_json(), "model_path": str(model_path), "out": str(out),
+                          "parent": os.getpid()})
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}  # also zips of --py-files
+    proc = subprocess.run([sys.executable, "-c", "from transcript_lake.nlp.encoders import _export_main; _export_main()"],
+                          input=request, capture_output=True, text=True, env=env, pass_fds=(lock_fd,))
+    done = [line for line in proc.stdout.splitlines() if line.startswith(_EXPORTED)]
+    if proc.returncode != 0 or not done:
+        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-8:])
+        raise RuntimeError(f"exporting {encoding.label()} failed (exit code {proc.returncode}):\n{tail}")
+    return json.loads(done[-1][len(_EXPORTED):])
+
+
+_EXPORTED = "transcript-lake exported: "
+
+
+def _export_main() -> None:
+    """The child of :func:`_export_in_child`: the request on stdin, the files made on stdout."""
+    import sys
+
+    sys.modules["openvino_telemetry"] = None  # `import openvino_telemetry` raises ImportError: the stubs are used
+    import threading
+
+    request = json.loads(sys.stdin.read())
+
+    def exit_when_orphaned() -> None:
+        while os.getppid() == request["parent"]:
+            time.sleep(0.05)
+        os._exit(3)
+
+    threading.Thread(target=exit_when_orphaned, daemon=True).start()
+    files = _export(Encoding.from_json(request["encoding"]), Path(request["model_path"]), Path(request["out"]))
+    print(_EXPORTED + json.dumps(files), flush=True)
 
 
 def _export(encoding: Encoding, model_path: Path, out: Path) -> list[str]:
