@@ -49,7 +49,7 @@ def test_second_run_skips_every_stage_and_writes_only_its_history(spark, gold_la
     recorded = runs(spark, conf, second.run_id)
     assert set(recorded) == set(stage_names())
     assert recorded["terms"]["reason"] == "inputs and config unchanged"
-    assert recorded["terms"]["input_versions"] == {t: before[t] for t in ("windows", "videos", "segments")}
+    assert recorded["terms"]["input_versions"] == {t: before[t] for t in ("windows", "videos", "segments", "chapters")}
     assert recorded["terms"]["rows_out"]["mentions"] == load(spark, conf, "mentions").count()
     text = format_summary(spark, second)
     assert f"(0 stage(s) ran, {len(stage_names())} skipped)" in text and second.run_id in text and "mentions=" in text

@@ -143,10 +143,12 @@ def test_every_job_file_names_a_registered_stage():
         assert "stage_job(__file__" in (ROOT / "jobs" / f"{name}.py").read_text()
 
 
-def test_settings_split_output_from_speed():
+def test_settings_split_output_from_speed(tmp_path):
     from transcript_lake.config import load_config
 
-    conf = load_config("test")
+    # its own (empty) lake: the terms settings name the lake's encoding, and ./lake after `make run`
+    # may hold another one than the suite's
+    conf = load_config("test", [f"lake.root={tmp_path / 'lake'}"])
     terms = next(s for s in all_stages() if s.name == "terms").settings(conf)
     fast = next(s for s in all_stages() if s.name == "terms").settings(
         conf.with_overrides(["nlp.device=cpu", "nlp.torch_threads=2", "nlp.embed_batch_size=8", "nlp.spacy_batch_size=4"]))

@@ -103,6 +103,26 @@ def extract_mentions(doc, seg_from: int, seg_offsets: list[int], stop: frozenset
     return out
 
 
+# Word classes that may follow a name standing alone in a heading: the end of a phrase, not a word the
+# name modifies.
+_AFTER_A_NAME = frozenset({"PUNCT", "CCONJ", "SCONJ", "ADP", "DET", "PRON", "AUX", "PART", "SPACE"})
+
+
+def standing_alone(doc, mentions: list[dict]) -> list[dict]:
+    """The mentions of a heading (a chapter title) that end where a phrase ends: at the end, before
+    punctuation, a conjunction, a preposition... Headings are parsed poorly ("Rejection sampling with
+    ResNet" gives ``rejection`` and a verb), so a name followed by a word it may modify is not taken
+    as written on its own: "Graph Laplacian regularization methods" stands for ``graph laplacian
+    regularization method``; "causal masking MHA" does not stand for ``causal``."""
+    out = []
+    for m in mentions:
+        end = m["char_start"] + len(m["surface"])
+        after = next((t for t in doc if t.idx >= end), None)
+        if after is None or after.pos_ in _AFTER_A_NAME:
+            out.append(m)
+    return out
+
+
 _TITLE_PARTS = re.compile(r"\s*[|:!?()\[\]]\s*|\s+[-–—]\s+")
 
 

@@ -4,7 +4,8 @@ All NLP runs in Spark's Python workers over Arrow batches (``mapInArrow``), mode
 worker (``nlp.models``), inputs batched:
 
 1. spaCy ``nlp.pipe`` over the windows of changed videos -> mentions, each mapped to its segment
-   (terms nested in longer terms included where the video also says them alone, ``nlp.mentions``).
+   (terms nested in longer terms included where the video also says them alone, or its author writes
+   them alone in the video's title or a chapter title, ``nlp.mentions``).
 2. Each window embedded once -> ``window_embeddings``.
 3. Each distinct phrase / concept key not yet in ``phrase_embeddings`` (for this model) embedded once
    and appended (the cache survives runs).
@@ -31,7 +32,10 @@ from ..stage import Settings, Stage, StageContext, file_digest
 from ..tables import ensure_table, merge_by_key, read_table, replace_where
 
 NAME = "terms"
-NORMALISATION_VERSION = 7  # bump when concept_key() or mention extraction changes: every video is re-processed
+NORMALISATION_VERSION = 8  # bump when concept_key() or mention extraction changes: every video is re-processed
+# Pseudo-windows: the video's title (its mentions are stored, kind 'title') and its chapter titles
+# (read like spoken text, used only as evidence that a nested name stands alone; never stored).
+TITLE_WINDOW, CHAPTER_WINDOW = -1, -2
 MENTION_COLUMNS = ["video_id", "window_idx", "seg_idx", "char_start", "surface", "concept", "phrase", "kind", "label"]
 
 
@@ -83,20 +87,23 @@ def spacy_mentions(s: dict):
     schema = table_specs()["mentions"].arrow_schema(MENTION_COLUMNS)
 
     def fn(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        from ..nlp.mentions import extract_mentions, extract_title_mentions
+        from ..nlp.mentions import extract_mentions, extract_title_mentions, standing_alone
         from ..nlp.models import load_spacy
 
         nlp = load_spacy(s["spacy_model"])
         for batch in batches:
             rows = []
             items = batch.to_pylist()
-            windows = [w for w in items if w["window_idx"] >= 0]
-            for t in (w for w in items if w["window_idx"] < 0):  # video titles (pseudo-window -1)
+            windows = [w for w in items if w["window_idx"] >= 0 or w["window_idx"] == CHAPTER_WINDOW]
+            for t in (w for w in items if w["window_idx"] == TITLE_WINDOW):
                 for m in extract_title_mentions(nlp, t["text"], stop, s["nested_max_zipf"]):
                     rows.append({"video_id": t["video_id"], "window_idx": -1, **m})
             docs = nlp.pipe((w["text"] for w in windows), batch_size=s["spacy_batch_size"])
             for w, doc in zip(windows, docs):
-                for m in extract_mentions(doc, w["seg_from"], w["seg_offsets"], stop, s["nested_max_zipf"]):
+                found = extract_mentions(doc, w["seg_from"], w["seg_offsets"], stop, s["nested_max_zipf"])
+                if w["window_idx"] == CHAPTER_WINDOW:  # evidence only: the names it writes on their own
+                    found = [m for m in standing_alone(doc, found) if m["kind"] != "nested"]
+                for m in found:
                     rows.append({"video_id": w["video_id"], "window_idx": w["window_idx"], **m})
             yield pa.RecordBatch.from_pylist(rows, schema=schema)
 
@@ -106,7 +113,11 @@ def spacy_mentions(s: dict):
 def independent_nested(mentions: DataFrame, said_alone: DataFrame | None = None) -> DataFrame:
     """Nested names (``kind = 'nested'``) only where the video also says them on their own: a word
     that appears only inside one longer name ("Monte" of "Monte Carlo") is part of that name, not a
-    name of its own (C-value's independence test, per video, so incremental runs agree). The test is
+    name of its own (C-value's independence test, per video, so incremental runs agree). The author's
+    own words count as on their own too: the terms stage passes the video's title and chapter titles
+    through with the windows ("explicit graph Laplacian regularization methods" mentions ``graph
+    laplacian regularization method`` in a chapter titled "Graph Laplacian regularization methods";
+    a chapter title vouches only for the names that end a phrase in it, ``nlp.mentions.standing_alone``). The test is
     against ``said_alone`` (``video_id``, ``concept`` of non-nested mentions) when given, else against
     ``mentions`` itself (one window pass: no second spaCy run)."""
     nested = F.col("kind") == "nested"
@@ -227,15 +238,21 @@ def run(ctx: StageContext) -> None:
     n_windows = windows.count()
     parts = _partitions(n_windows, s, spark)
 
-    # 1. spaCy -> mentions (segment start time joined from segments). Video titles go through the
-    #    same pipeline as pseudo-window -1: the author's own words for the subject of the video.
-    titles = (read_table(spark, conf, "videos").filter(in_list("video_id", plan.changed))
-              .select("video_id", F.lit(-1).alias("window_idx"), F.lit(0).alias("seg_from"),
-                      F.array(F.lit(0)).alias("seg_offsets"), F.coalesce("title", F.lit("")).alias("text")))
-    docs = windows.select("video_id", "window_idx", "seg_from", "seg_offsets", "text").unionByName(titles)
+    # 1. spaCy -> mentions (segment start time joined from segments). The video's title and chapter
+    #    titles go through the same pipeline as pseudo-windows: the author's own words for the subject
+    #    of the video. Title mentions are stored; chapter titles only vouch for nested names, in the
+    #    same pass (one spaCy run, one window function), and are dropped after.
+    def pseudo(table: str, window_idx: int) -> DataFrame:
+        return (read_table(spark, conf, table).filter(in_list("video_id", plan.changed))
+                .select("video_id", F.lit(window_idx).alias("window_idx"), F.lit(0).alias("seg_from"),
+                        F.array(F.lit(0)).alias("seg_offsets"), F.coalesce("title", F.lit("")).alias("text")))
+
+    docs = (windows.select("video_id", "window_idx", "seg_from", "seg_offsets", "text")
+            .unionByName(pseudo("videos", TITLE_WINDOW)).unionByName(pseudo("chapters", CHAPTER_WINDOW)))
     raw = independent_nested(docs.repartition(parts)
                              .mapInArrow(spacy_mentions(s), table_specs()["mentions"].spark_schema(MENTION_COLUMNS)))
-    is_title = F.col("window_idx") == -1
+    raw = raw.filter(F.col("window_idx") != CHAPTER_WINDOW)
+    is_title = F.col("window_idx") == TITLE_WINDOW
     raw = (raw.withColumn("kind", F.when(is_title, F.lit("title")).otherwise(F.col("kind")))
            .withColumn("seg_idx", F.when(is_title, F.lit(None).cast("int")).otherwise(F.col("seg_idx")))
            .withColumn("window_idx", F.when(is_title, F.lit(None).cast("int")).otherwise(F.col("window_idx"))))
@@ -282,7 +299,7 @@ def run(ctx: StageContext) -> None:
 
 STAGE = Stage(
     name=NAME, run=run, settings=settings, per_video=True,
-    inputs=("windows", "videos", "segments"),
+    inputs=("windows", "videos", "segments", "chapters"),
     outputs=("mentions", "window_embeddings", "phrase_embeddings", "keyphrases", "encodings"),
     preflight=check_encoding,
     doc="windows -> spaCy mentions, window and phrase embeddings, KeyBERT keyphrases (silver).",
