@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from pyspark.sql import functions as F
 
-from conftest import ROOT, build, copy_lake, load, versions
+from conftest import ROOT, build, copy_lake, load, make_conf, versions
 from transcript_lake.nlp.concepts import load_stop_concepts
 from transcript_lake.nlp.mentions import extract_mentions, standing_alone
 from transcript_lake.nlp.models import load_spacy
@@ -163,6 +163,7 @@ def test_terms_tables_are_consistent(spark, terms_lake, nlp, stop):
                      for doc in [nlp(c["title"])]
                      for m in standing_alone(doc, extract_mentions(doc, 0, [0], stop, zipf)) if m["kind"] != "nested"}
     assert vouched <= chapter_names, vouched - chapter_names
+    assert mentions.filter("window_idx < 0").count() == 0  # titles have no window; chapter titles no rows
 
 
 def test_a_chapter_title_vouches_only_for_the_names_that_stand_alone_in_it(nlp, stop):
@@ -178,6 +179,30 @@ def test_a_chapter_title_vouches_only_for_the_names_that_stand_alone_in_it(nlp, 
     assert "speciation" in alone("Maintaining innovations via speciation")
     assert "rejection" not in alone("Rejection sampling with ResNet or CLIP")
     assert "causal" not in alone("causal masking MHA")
+
+
+def test_the_stage_keeps_a_nested_name_where_a_chapter_title_writes_it_alone(spark, tmp_path):
+    """The stage's own pass (pseudo-window -2, the independence test, the drop) on a sentence of the
+    corpus: "explicit graph Laplacian regularization methods" mentions ``graph laplacian regularization
+    method`` when a chapter of the video is titled "Graph Laplacian regularization methods", not
+    without. (That the stage stores no chapter-title row is checked on the gold lake above.)"""
+    from transcript_lake.schemas import table_specs
+    from transcript_lake.stages.terms import (CHAPTER_WINDOW, MENTION_COLUMNS, independent_nested, settings,
+                                              spacy_mentions, worker_settings)
+
+    conf = make_conf(tmp_path / "lake")
+    s = worker_settings(conf, settings(conf))
+    said = ("v", 0, 0, [0], "so I'm going to just tell you about these explicit graph Laplacian regularization methods.")
+    chapter = ("v", CHAPTER_WINDOW, 0, [0], "Graph Laplacian regularization methods")
+
+    def mentions(rows):
+        docs = spark.createDataFrame(rows, "video_id string, window_idx int, seg_from int, seg_offsets array<int>, text string")
+        out = independent_nested(docs.mapInArrow(spacy_mentions(s), table_specs()["mentions"].spark_schema(MENTION_COLUMNS)))
+        return {(r["window_idx"], r["concept"], r["kind"]) for r in out.filter(F.col("window_idx") != CHAPTER_WINDOW).collect()}
+
+    key = "graph laplacian regularization method"
+    assert (0, key, "nested") in mentions([said, chapter])
+    assert (0, key, "nested") not in mentions([said])
 
 
 def test_a_new_video_is_processed_alone_even_after_the_speed_knobs_changed(spark, gold_lake, gold_plus_one):
