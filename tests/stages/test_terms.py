@@ -219,13 +219,52 @@ def test_a_new_video_is_processed_alone_even_after_the_speed_knobs_changed(spark
     assert after.filter("video_id = 'makemore-intro'").count() > 0
 
 
-def test_rerun_is_noop_and_settings_change_reuses_phrase_cache(spark, gold_lake, tmp_path):
+def window_vectors(spark, conf) -> dict:
+    return {(r.video_id, r.window_idx): (r.model, r.text_sha256, tuple(r.vector))
+            for r in load(spark, conf, "window_embeddings").collect()}
+
+
+def test_rerun_is_noop_and_a_settings_change_embeds_nothing_again(spark, gold_lake, tmp_path):
+    """A terms setting that changes keyphrases (not what a vector is made of) re-processes every video but
+    embeds no window and no phrase: every vector comes from the stored rows, and window_embeddings is not
+    even rewritten (so the topics stage, which reads it, has nothing to redo)."""
     conf = copy_lake(gold_lake[0], tmp_path / "lake")
     before = versions(spark, conf)
     assert {r.status for r in build(spark, conf, ALL).values()} == {"skipped"}
     assert versions(spark, conf) == before
+    vectors = window_vectors(spark, conf)
     changed = conf.with_overrides(["terms.keybert_top_k=5"])
     results = build(spark, changed, ["terms", "concepts"])
-    assert results["terms"].metrics["videos_processed"] == 5 and results["terms"].reason == "config changed"
-    assert results["terms"].metrics["phrases_embedded"] == 0  # every phrase came from the cache
+    terms = results["terms"].metrics
+    assert terms["videos_processed"] == 5 and results["terms"].reason == "config changed"
+    assert terms["phrases_embedded"] == 0  # every phrase came from the cache
+    assert terms["windows_embedded"] == 0 and terms["windows_kept"] == terms["windows"] == len(vectors)
+    assert versions(spark, conf)["window_embeddings"] == before["window_embeddings"]
+    assert window_vectors(spark, conf) == vectors
     assert load(spark, conf, "keyphrases").agg(F.max("rank")).collect()[0][0] == 5
+
+
+def test_rebuilt_windows_embed_only_the_texts_that_changed(spark, gold_lake, tmp_path):
+    """Windows rebuilt with another size: a window whose text is unchanged keeps its vector (whatever its
+    index now), every other window is embedded, and each row records the hash of the text it was made from."""
+    import hashlib
+
+    conf = copy_lake(gold_lake[0], tmp_path / "lake")
+    old = {sha: vector for (_, sha, vector) in window_vectors(spark, conf).values()}
+    changed = conf.with_overrides(["windows.target_words=1000"])  # only windows closed by their 60 s limit stay
+    results = build(spark, changed, ["windows", "terms"])
+    terms = results["terms"].metrics
+    assert terms["windows_embedded"] > 0 and terms["windows_kept"] > 0, terms
+    assert terms["windows_embedded"] + terms["windows_kept"] == terms["windows"]
+    texts = {(r.video_id, r.window_idx): r.text for r in load(spark, changed, "windows").collect()}
+    now = window_vectors(spark, changed)
+    assert now.keys() == texts.keys()
+    kept = 0
+    for key, (_, sha, vector) in now.items():
+        assert sha == hashlib.sha256(texts[key].encode("utf-8")).hexdigest()
+        if sha in old:
+            kept += 1
+            assert vector == old[sha]  # the stored vector itself, not a new one
+        else:
+            assert abs(float(np.linalg.norm(vector)) - 1.0) < 1e-4
+    assert kept == terms["windows_kept"]

@@ -6,7 +6,8 @@ worker (``nlp.models``), inputs batched:
 1. spaCy ``nlp.pipe`` over the windows of changed videos -> mentions, each mapped to its segment
    (terms nested in longer terms included where the video also says them alone, or its author writes
    them alone in the video's title or a chapter title, ``nlp.mentions``).
-2. Each window embedded once -> ``window_embeddings``.
+2. Each window embedded once -> ``window_embeddings``; a window whose text already has a vector of the
+   lake's encoding keeps it (a changed terms setting or a rebuilt window of the same text embeds nothing).
 3. Each distinct phrase / concept key not yet in ``phrase_embeddings`` (for this model) embedded once
    and appended (the cache survives runs).
 4. KeyBERT per window with its own phrases as candidates and the stored embeddings
@@ -205,6 +206,48 @@ def insert_new_phrases(spark: SparkSession, conf: Config, phrases: DataFrame, s:
     return n
 
 
+def embed_windows(ctx: StageContext, windows: DataFrame, n_windows: int, plan, s: dict) -> tuple[int, int, int]:
+    """Make ``window_embeddings`` hold one vector per window of the changed videos (``windows``, ``n_windows``
+    of them), by the lake's encoding;
+    returns (windows embedded, windows that kept their stored vector, videos rewritten).
+
+    A vector depends on the window's text and the encoding only: a window whose text (``text_sha256``)
+    already has a vector of this encoding among the changed videos' stored rows keeps it, so a terms
+    setting that changes mentions or keyphrases (stop list, KeyBERT settings, a new extraction rule)
+    embeds nothing again, and rebuilt windows embed only the texts that changed. A video whose stored
+    rows already equal the new ones (same windows, texts and encoding) is not rewritten, so the table
+    keeps its version and the stages reading it (topics) have nothing to redo. Removed videos' rows go."""
+    spark, conf = ctx.spark, ctx.conf
+    model = s["encoding"]
+    texts = windows.select("video_id", "window_idx", "text", F.sha2("text", 256).alias("text_sha256"))
+    stored = (read_table(spark, conf, "window_embeddings").filter(in_list("video_id", plan.changed))
+              .select("video_id", "window_idx", "model", F.col("text_sha256").alias("_stored_sha256"), "vector"))
+    # videos whose rows would change: a window added, gone, of another text, or of another encoding
+    current = stored.filter(F.col("model") == model)
+    differ = (texts.join(current, ["video_id", "window_idx"], "full_outer")
+              .filter(~F.col("text_sha256").eqNullSafe(F.col("_stored_sha256")) | F.col("_stored_sha256").isNull())
+              .select("video_id")
+              .union(stored.filter(F.col("model") != model).select("video_id")))
+    rewrite = sorted({r["video_id"] for r in differ.distinct().collect()})
+    if not rewrite and not plan.removed:
+        return 0, n_windows, 0
+    todo = texts.filter(in_list("video_id", rewrite))
+    known = (current.filter(F.col("_stored_sha256").isNotNull())
+             .select(F.col("_stored_sha256").alias("text_sha256"), "vector").dropDuplicates(["text_sha256"]))
+    kept_rows = todo.join(known, "text_sha256").select("video_id", "window_idx", "text_sha256", "vector")
+    new = todo.join(known, "text_sha256", "left_anti").persist()
+    n_new = new.count()
+    keys = table_specs()["window_embeddings"]
+    made = (new.select("video_id", "window_idx", "text_sha256", "text").repartition(_partitions(n_new, s, spark))
+            .mapInArrow(embed_rows(s, ["video_id", "window_idx", "text_sha256"], "text"),
+                        keys.spark_schema(["video_id", "window_idx", "text_sha256", "vector"])))
+    rows = made.unionByName(kept_rows).withColumn("model", F.lit(model))
+    # replaced per video whatever made them: after a re-embed no vector of the old encoding stays
+    replace_where(spark, conf, "window_embeddings", rows, in_list("video_id", rewrite + plan.removed))
+    new.unpersist()
+    return n_new, n_windows - n_new, len(rewrite)
+
+
 def _record_encoding(ctx: StageContext) -> None:
     """A new lake (or a re-embed) records its encoding as current; every later vector is made by it."""
     from ..nlp.encoders import export_dir
@@ -262,19 +305,15 @@ def run(ctx: StageContext) -> None:
     mentions = read_table(spark, conf, "mentions").filter(in_list("video_id", plan.changed))
     ctx.step("spaCy: %d mention(s) in %d window(s)", n_mentions, n_windows)
 
-    # 2. window embeddings, each window once, by the lake's encoding (exported here on the driver first,
-    #    so the workers find it made instead of queueing on the export lock)
-    model = s["encoding"]
+    # 2. window embeddings by the lake's encoding (exported here on the driver first, so the workers find
+    #    it made instead of queueing on the export lock); a window whose text was embedded before keeps its vector
     _record_encoding(ctx)
-    keys = table_specs()["window_embeddings"]
-    wvec = (windows.select("video_id", "window_idx", "text").repartition(parts)
-            .mapInArrow(embed_rows(s, ["video_id", "window_idx"], "text"),
-                        keys.spark_schema(["video_id", "window_idx", "vector"]))
-            .select("video_id", "window_idx", F.lit(model).alias("model"), "vector"))
-    # replaced per video whatever made them: after a re-embed no vector of the old encoding stays
-    replace_where(spark, conf, "window_embeddings", wvec, touched)
-    ctx.step("embedded %d window(s)", n_windows)
+    embedded, kept, rewritten = embed_windows(ctx, windows, n_windows, plan, s)
+    result.add(windows_embedded=embedded, windows_kept=kept)
+    ctx.step("embedded %d window(s), kept the vectors of %d (text and encoding unchanged), %d video(s) rewritten",
+             embedded, kept, rewritten)
 
+    model = s["encoding"]
     # 3. phrase cache: candidate phrases and concept keys, each embedded once ever per model
     phrases = mentions.select("phrase").union(mentions.select(F.col("concept").alias("phrase")))
     result.add(phrases_embedded=insert_new_phrases(spark, conf, phrases, s, ctx))
@@ -294,7 +333,7 @@ def run(ctx: StageContext) -> None:
     n_kp = replace_where(spark, conf, "keyphrases", keyphrases, touched)
     ctx.step("KeyBERT: %d keyphrase(s)", n_kp)
     result.add(windows=n_windows, mentions=n_mentions, keyphrases=n_kp)
-    result.wrote += ["mentions", "window_embeddings", "phrase_embeddings", "keyphrases"]
+    result.wrote += ["mentions", "phrase_embeddings", "keyphrases"] + (["window_embeddings"] if rewritten or plan.removed else [])
 
 
 STAGE = Stage(
