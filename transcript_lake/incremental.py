@@ -132,9 +132,14 @@ def plan_stage(spark: SparkSession | None, conf: Config, stage, settings, last: 
     return plan
 
 
+def _marker_hash(upstream_hash, settings_hash):
+    """A per-video marker: ``sha256(upstream_hash | settings hash)`` (Spark columns)."""
+    return F.sha2(F.concat_ws("|", upstream_hash, settings_hash), 256)
+
+
 def plan_videos(spark: SparkSession, conf: Config, stage: str, upstream: DataFrame, settings, full_refresh: bool) -> VideoPlan:
     """Compare ``upstream`` (video_id, upstream_hash) + the settings hash against the stage's markers."""
-    hashes = upstream.select("video_id", F.sha2(F.concat_ws("|", "upstream_hash", F.lit(settings.hash)), 256).alias("input_hash"))
+    hashes = upstream.select("video_id", _marker_hash(F.col("upstream_hash"), F.lit(settings.hash)).alias("input_hash"))
     markers = read_table(spark, conf, "stage_state").filter(
         (F.col("stage") == stage) & (F.col("video_id") != WHOLE_STAGE)).select("video_id", F.col("input_hash").alias("done_hash"))
     state = hashes.join(markers, "video_id", "full_outer").collect()
@@ -150,6 +155,18 @@ def plan_videos(spark: SparkSession, conf: Config, stage: str, upstream: DataFra
     plan.changed.sort()
     plan.removed.sort()
     return plan
+
+
+def same_upstream_as_last_run(spark: SparkSession, conf: Config, stage: str, upstream: DataFrame, videos: list[str]) -> list[str]:
+    """Of ``videos``, those whose last finished marker of ``stage`` was made from the upstream they have
+    now (``upstream``: video_id, upstream_hash), whatever the stage's settings were then: the stage's
+    stored rows for them were computed from their current input. (The marker keeps the settings it was
+    made with, so its hash is recomputed from them.)"""
+    markers = read_table(spark, conf, "stage_state").filter(
+        (F.col("stage") == stage) & F.expr(in_list("video_id", videos))).select("video_id", "input_hash", "settings")
+    made_from = _marker_hash(F.col("upstream_hash"), F.substring(F.sha2(F.col("settings"), 256), 1, 16))
+    return sorted(r["video_id"] for r in markers.join(upstream, "video_id")
+                  .filter(made_from == F.col("input_hash")).select("video_id").collect())
 
 
 def marker_hashes(spark: SparkSession, conf: Config, stage: str) -> DataFrame:

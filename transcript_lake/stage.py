@@ -170,3 +170,10 @@ class StageContext:
         from .incremental import marker_hashes
 
         return marker_hashes(self.spark, self.conf, stage)
+
+    def same_upstream_as_last_run(self, upstream: "DataFrame", videos: list[str]) -> list[str]:
+        """Of ``videos``, those this stage last finished from the ``upstream`` they have now (whatever its
+        settings were then): its stored rows for them were computed from their current input."""
+        from .incremental import same_upstream_as_last_run
+
+        return same_upstream_as_last_run(self.spark, self.conf, self.stage.name, upstream, videos)

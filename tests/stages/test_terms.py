@@ -268,3 +268,24 @@ def test_rebuilt_windows_embed_only_the_texts_that_changed(spark, gold_lake, tmp
         else:
             assert abs(float(np.linalg.norm(vector)) - 1.0) < 1e-4
     assert kept == terms["windows_kept"]
+
+
+def test_vectors_written_before_the_text_hash_existed_are_kept_only_where_their_windows_are_unchanged(spark, gold_lake, tmp_path):
+    """A lake from before ``text_sha256`` (the column added empty): a video whose last terms run read the
+    windows it has now keeps its vectors; a video whose windows were rebuilt since is embedded again."""
+    from delta.tables import DeltaTable
+
+    from transcript_lake.tables import table_path
+
+    conf = copy_lake(gold_lake[0], tmp_path / "lake").with_overrides(["terms.keybert_top_k=5"])
+    DeltaTable.forPath(spark, table_path(conf, "window_embeddings")).update(set={"text_sha256": "CAST(NULL AS STRING)"})
+    vectors = {k: v[2] for k, v in window_vectors(spark, conf).items()}
+    terms = build(spark, conf, ["terms"])["terms"].metrics
+    assert terms["videos_processed"] == 5 and terms["windows_embedded"] == 0 and terms["windows_kept"] == len(vectors)
+    assert {k: v[2] for k, v in window_vectors(spark, conf).items()} == vectors
+
+    rebuilt = conf.with_overrides(["windows.target_words=1000"])
+    results = build(spark, rebuilt, ["windows", "terms"])
+    now = window_vectors(spark, rebuilt)
+    hashed = [k for k, (_, sha, _) in now.items() if sha is not None]  # the rows of the videos rewritten
+    assert hashed and results["terms"].metrics["windows_embedded"] == len(hashed)

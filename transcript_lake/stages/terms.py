@@ -216,12 +216,20 @@ def embed_windows(ctx: StageContext, windows: DataFrame, n_windows: int, plan, s
     setting that changes mentions or keyphrases (stop list, KeyBERT settings, a new extraction rule)
     embeds nothing again, and rebuilt windows embed only the texts that changed. A video whose stored
     rows already equal the new ones (same windows, texts and encoding) is not rewritten, so the table
-    keeps its version and the stages reading it (topics) have nothing to redo. Removed videos' rows go."""
+    keeps its version and the stages reading it (topics) have nothing to redo. Removed videos' rows go.
+    Rows of a lake written before ``text_sha256`` existed count as made from the current text where the
+    video's last terms run read the windows it has now."""
     spark, conf = ctx.spark, ctx.conf
     model = s["encoding"]
     texts = windows.select("video_id", "window_idx", "text", F.sha2("text", 256).alias("text_sha256"))
     stored = (read_table(spark, conf, "window_embeddings").filter(in_list("video_id", plan.changed))
               .select("video_id", "window_idx", "model", F.col("text_sha256").alias("_stored_sha256"), "vector"))
+    # rows written before text_sha256 existed: their text is the current one where the video's last terms
+    # run read the windows it has now (its marker says so), else unknown (embedded again)
+    made_from_now = ctx.same_upstream_as_last_run(ctx.upstream("windows"), plan.changed)
+    now_sha = texts.filter(in_list("video_id", made_from_now)).select("video_id", "window_idx", F.col("text_sha256").alias("_now"))
+    stored = (stored.join(now_sha, ["video_id", "window_idx"], "left")
+              .withColumn("_stored_sha256", F.coalesce("_stored_sha256", "_now")).drop("_now"))
     # videos whose rows would change: a window added, gone, of another text, or of another encoding
     current = stored.filter(F.col("model") == model)
     differ = (texts.join(current, ["video_id", "window_idx"], "full_outer")
