@@ -1,7 +1,8 @@
 """Every command, SQL statement and Python snippet shown in README.md and docs/*.md runs as written,
 against a copy of the small gold lake, in a clean environment: no activated venv, no PYSPARK_PYTHON,
 ``.venv/bin`` not on PATH (as a new shell on a fresh clone). The few that cannot run here are listed in
-``EXEMPT``, the one place that says why. ``docs/tables.md`` must equal what the DDL generates."""
+``EXEMPT``, the one place that says why. ``docs/tables.md`` must equal what the DDL generates. The
+examples in the library's docstrings run too (those marked ``+SKIP`` need a lake and say so)."""
 
 from __future__ import annotations
 
@@ -135,3 +136,16 @@ def test_exemptions_are_still_in_the_docs():
     shown = [c for _, c in SHELL]
     for prefix in EXEMPT:
         assert any(c.startswith(prefix) for c in shown), f"EXEMPT lists {prefix!r}, which no doc shows any more"
+
+
+LIBRARY_MODULES = sorted(m.name for m in __import__("pkgutil").walk_packages(
+    [str(ROOT / "transcript_lake")], "transcript_lake."))
+
+
+@pytest.mark.parametrize("name", LIBRARY_MODULES)
+def test_docstring_examples_run_as_written(name):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0, f"{name}: {result.failed} of {result.attempted} docstring example(s) failed (run with -s)"

@@ -9,13 +9,14 @@ Hybrid retrieval over the lake's windows (~60 s of transcript each), JVM-free:
   OpenVINO runtime + tokenizers where it reproduces them, no torch on the query path);
 - **concept** — the query's words resolved through ``concept_aliases`` (the ``concept_lookup`` view):
   "ViT" also finds the windows where the speech recogniser wrote "VAT" once the two are aliases,
-  weighted by the concept's rarity (idf), its mentions and its KeyBERT salience in the window;
+  weighted by the concept's rarity (idf), its mentions (saturated like BM25's term frequency) and its
+  KeyBERT salience in the window: on the lexical signal's scale, and normalised together with it;
 - **chapter** — BM25 over the authors' chapter titles, only with ``search.chapter_titles: true``
   (every benchmark runs with it off: windows are aligned to chapters, chapters are the ground truth).
 
-Each signal is z-normalised over the corpus and the weighted sum (``search.weights``) is the window's
-score; ``search.context`` adds that share of the previous window's score (talks announce a topic just
-before they discuss it). A result points at the window's best **segment** (the one where the query's
+Each signal is z-normalised over the corpus (lexical and concept as one) and the weighted sum
+(``search.weights``) is the window's score; ``search.context`` adds that share of the previous window's
+score (talks announce a topic just before they discuss it). A result points at the window's best **segment** (the one where the query's
 words and concepts are spoken; the window start otherwise) and links to that second.
 
 The index is the Delta tables ``search_windows``, ``search_terms``, ``search_concepts`` (stage
@@ -451,11 +452,12 @@ class Index:
         """Joined form -> concept id, made on the first query that needs it (~0.1 s for 20k aliases)."""
         return joined_index(zip((str(k) for k in self.a["alias_key"]), (int(c) for c in self.a["alias_concept"])))
 
-    def concept_scores(self, concepts: dict) -> tuple[np.ndarray, dict]:
-        """Per window: idf x salience x (log(1 + mentions) + KeyBERT score) of each concept the query named,
-        counting only the windows that say it under ANOTHER name than the query's words (those are the
-        lexical signal's): "ViT" credits the windows that say "VAT". Also ``{concept: (docs, first
-        segments, alias ids)}`` for the results."""
+    def concept_scores(self, concepts: dict, k1: float = 1.2) -> tuple[np.ndarray, dict]:
+        """Per window: idf x concept salience x (BM25's saturation of the mentions + KeyBERT score) of each
+        concept the query named (:func:`concept_tf`), counting only the windows that say it under ANOTHER
+        name than the query's words (those are the lexical signal's): "ViT" credits the windows that say
+        "VAT" on the scale BM25 credits the windows that say "ViT" (:func:`rank` normalises the two signals
+        together). Also ``{concept: (docs, first segments, alias ids)}`` for the results."""
         out = np.zeros(self.n, dtype=np.float32)
         detail = {}
         a = self.a
@@ -474,7 +476,7 @@ class Index:
             np.maximum.at(sal_max, inv, sal)
             seg_min = np.full(len(uniq), np.iinfo(np.int32).max, np.int64)
             np.minimum.at(seg_min, inv, seg)
-            w = float(a["con_idf"][c]) * float(a["con_sal"][c]) * (np.log1p(m_sum) + sal_max)
+            w = float(a["con_idf"][c]) * float(a["con_sal"][c]) * (concept_tf(m_sum, k1) + sal_max)
             out[uniq] += w.astype(np.float32)
             detail[c] = (uniq, seg_min, ids)
         return out, detail
@@ -624,6 +626,17 @@ def _postings_arrays(prefix: str, doc: np.ndarray, term: np.ndarray, weight: np.
     for name, values in (extra or {}).items():
         out[f"{prefix}_{name}"] = values[order]
     return out
+
+
+def concept_tf(mentions, k1: float):
+    """BM25's term-frequency saturation ``m (k1 + 1) / (m + k1)`` of a window's mentions of a concept (no
+    length normalisation: a concept is one name, whatever the window's length), so that a window saying
+    a concept under another name scores like a window saying the query's word (same idf scale).
+
+    >>> concept_tf(np.array([1.0, 2.0, 10.0]), 1.2).round(3).tolist()
+    [1.0, 1.375, 1.964]
+    """
+    return mentions * (k1 + 1) / (mentions + k1)
 
 
 def bm25_weights(tf: np.ndarray, dl: np.ndarray, df: np.ndarray, n_docs: int, avgdl: float, k1: float, b: float):
@@ -887,6 +900,34 @@ def zscore(x: np.ndarray) -> np.ndarray:
     return (x - float(x.mean())) / sd
 
 
+def fuse_signals(raw: dict, s: "SearchSettings") -> np.ndarray:
+    """The weighted sum of the z-normalised signals (``search.weights``). ``lexical`` and ``concept`` are
+    one scale (a window saying the query's concept under another name, "VAT" for ViT, is scored like BM25
+    scores the word: :func:`concept_tf`), so they share one normalisation, that of their sum. Alone, the
+    concept signal is non-zero in a handful of windows and its z-score there (~sqrt(windows / matches),
+    ~40 in a 5,000-window corpus) outweighed every other signal: a passing "Detre" in another video
+    ranked above the DETR videos' own explanation.
+
+    >>> from dataclasses import replace
+    >>> defaults = SearchSettings.from_conf(Config({}, "local", Path(".")))
+    >>> s = replace(defaults, weights={"lexical": 1.0, "dense": 0.0, "concept": 1.0, "chapter": 0.0})
+    >>> raw = {"lexical": np.array([2.0, 0, 0, 0]), "concept": np.array([0, 2.0, 0, 0]),
+    ...        "dense": np.zeros(4), "chapter": np.zeros(4)}
+    >>> fuse_signals(raw, s).round(2).tolist()   # the other name scores like the word itself
+    [1.0, 1.0, -1.0, -1.0]
+    """
+    fused = np.zeros(len(raw["lexical"]), dtype=np.float64)
+    for sig in ("dense", "chapter"):
+        if s.weight(sig):
+            fused += s.weight(sig) * zscore(raw[sig])
+    lexical, concept = (np.asarray(raw[k], np.float64) for k in ("lexical", "concept"))
+    words = s.weight("lexical") * lexical + s.weight("concept") * concept
+    sd = float((lexical + concept).std())
+    if np.isfinite(sd) and sd > 1e-12:
+        fused += (words - float(words.mean())) / sd
+    return fused
+
+
 @dataclass
 class Ranking:
     score: np.ndarray                   # fused score per window (context included)
@@ -905,17 +946,13 @@ def rank(index: Index, query: str, s: SearchSettings, qvec: np.ndarray | None) -
     raw = {}
     raw["lexical"], found = index.bm25("text", terms) if s.weight("lexical") else (np.zeros(index.n, np.float32), {})
     concepts = index.resolve_concepts(query) if s.weight("concept") else {}
-    raw["concept"], concept_detail = index.concept_scores(concepts)
+    raw["concept"], concept_detail = index.concept_scores(concepts, s.k1)
     raw["chapter"], chap = index.bm25("chapter", terms) if s.weight("chapter") else (np.zeros(index.n, np.float32), {})
     if qvec is not None and index.vec.shape[1] == len(qvec) and s.weight("dense"):
         raw["dense"] = np.asarray(index.vec @ qvec, dtype=np.float32)
     else:
         raw["dense"] = np.zeros(index.n, np.float32)
-    fused = np.zeros(index.n, dtype=np.float64)
-    for sig in SIGNALS:
-        w = s.weight(sig)
-        if w:
-            fused += w * zscore(raw[sig])
+    fused = fuse_signals(raw, s)
     own = (raw["lexical"] > 0) | (raw["concept"] > 0) | (raw["chapter"] > 0) | (raw["dense"] >= s.min_dense)
     prev = np.asarray(index.prev)
     has_prev = prev >= 0
@@ -1110,8 +1147,9 @@ def rank_windows_spark(spark: "SparkSession", conf: Config, query: str, qvec: np
                        settings: SearchSettings | None = None) -> tuple["DataFrame", dict]:
     """Every window's score for ``query`` as a Spark DataFrame, with the formulas of :func:`rank`
     (BM25 from ``search_terms``, cosine with ``window_embeddings``, concepts through ``concept_aliases``,
-    z-normalised over the corpus, weighted, plus ``search.context`` x the previous window's score and
-    ``search.video_prior`` x the z-normalised share of the query's concepts said in the window's video).
+    z-normalised over the corpus (lexical and concept together, :func:`fuse_signals`), weighted, plus
+    ``search.context`` x the previous window's score and ``search.video_prior`` x the z-normalised share
+    of the query's concepts said in the window's video).
 
     Returns ``(frame, info)``: frame columns ``video_id, window_idx, lexical, dense, concept, chapter,
     video_prior, fused, prev_fused, prev_matched, score``; info = ``{"terms": {term: idf}, "concepts": {concept: words},
@@ -1193,7 +1231,8 @@ def rank_windows_spark(spark: "SparkSession", conf: Config, query: str, qvec: np
                              F.min("first_seg_idx").alias("first_seg")))
             weighted = (credited.join(dfc, "canon").join(csal, "canon", "left")
                         .withColumn("idf_c", F.log(F.lit(float(max(n_docs, 1))) / F.col("dfc")))
-                        .withColumn("w", F.col("idf_c") * F.coalesce("csal", F.lit(1.0)) * (F.log1p("m") + F.col("sal"))))
+                        .withColumn("w", F.col("idf_c") * F.coalesce("csal", F.lit(1.0))
+                                    * (concept_tf(F.col("m").cast("double"), s.k1) + F.col("sal"))))
             concept = weighted.groupBy(*keys).agg(F.sum("w").alias("concept"))
             if s.video_prior:  # each video's share of every found concept's mentions (any alias), summed
                 per_video = grams.groupBy("video_id", "canon").agg(F.sum("mentions").alias("m"))
@@ -1215,8 +1254,11 @@ def rank_windows_spark(spark: "SparkSession", conf: Config, query: str, qvec: np
         frame = frame.withColumn(name, F.coalesce(F.col(name).cast("double"), F.lit(0.0)))
     frame = (frame.join(prior, "video_id", "left") if prior is not None else frame.withColumn("video_prior", F.lit(None)))
     frame = frame.withColumn("video_prior", F.coalesce(F.col("video_prior").cast("double"), F.lit(0.0))).cache()
-    aggs = [F.avg("video_prior").alias("video_prior_mean"), F.stddev_pop("video_prior").alias("video_prior_sd")]
-    for sig in SIGNALS:
+    # lexical and concept are normalised together, as in fuse_signals
+    words = F.lit(s.weight("lexical")) * F.col("lexical") + F.lit(s.weight("concept")) * F.col("concept")
+    aggs = [F.avg("video_prior").alias("video_prior_mean"), F.stddev_pop("video_prior").alias("video_prior_sd"),
+            F.avg(words).alias("words_mean"), F.stddev_pop(F.col("lexical") + F.col("concept")).alias("words_sd")]
+    for sig in ("dense", "chapter"):
         aggs += [F.avg(sig).alias(f"{sig}_mean"), F.stddev_pop(sig).alias(f"{sig}_sd")]
     aggs.append(F.max(((F.col("lexical") > 0) | (F.col("concept") > 0) | (F.col("chapter") > 0)
                        | (F.col("dense") >= s.min_dense)).cast("int")).alias("matched"))
@@ -1224,10 +1266,12 @@ def rank_windows_spark(spark: "SparkSession", conf: Config, query: str, qvec: np
     if grams is not None:
         grams.unpersist()
     fused = F.lit(0.0)
-    for sig in SIGNALS:
+    for sig in ("dense", "chapter"):
         w, sd = s.weight(sig), st[f"{sig}_sd"]
         if w and sd is not None and sd > 1e-12:
             fused = fused + F.lit(w) * (F.col(sig) - F.lit(float(st[f"{sig}_mean"]))) / F.lit(float(sd))
+    if st["words_sd"] is not None and st["words_sd"] > 1e-12:
+        fused = fused + (words - F.lit(float(st["words_mean"]))) / F.lit(float(st["words_sd"]))
     order = Window.partitionBy("video_id").orderBy("window_idx")
     prev_matched = (F.lag("lexical").over(order) > 0) | (F.lag("concept").over(order) > 0)
     frame = (frame.withColumn("fused", fused)
