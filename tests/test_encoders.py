@@ -236,3 +236,28 @@ def test_runtime_needs_no_torch(tmp_path):
     out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split("\n")[0] == "(2, 384) False False"
+
+
+def test_the_query_path_keeps_its_compiled_model_and_gets_the_same_vectors(tmp_path, corpus_cut):
+    """``compiled_cache`` (``transcript-lake search``): the first process compiles and leaves the compiled
+    model under the export; the next one loads it; every vector equals the uncached encoder's."""
+    enc = E.make_encoding(MODEL, "openvino", "fp32")
+    folder = E.export_dir(enc, tmp_path)
+    texts = corpus_cut[:4]
+    script = textwrap.dedent(f"""
+        import json, time
+        from transcript_lake.nlp import encoders as E
+        enc = E.Encoding.from_json({enc.to_json()!r})
+        t = time.perf_counter()
+        encoder = E.load_encoder(enc, "cpu", 2, cache_dir={str(tmp_path)!r}, compiled_cache=True)
+        print(json.dumps({{"load_s": time.perf_counter() - t, "v": encoder.encode({texts!r}, 4).tolist()}}))
+    """)
+    runs = []
+    for _ in range(2):
+        out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr[-2000:]
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        assert any((folder / "compiled").iterdir())
+    plain = E.load_encoder(enc, "cpu", 2, cache_dir=tmp_path).encode(texts, 4)
+    assert np.array_equal(np.asarray(runs[0]["v"], np.float32), plain)
+    assert np.array_equal(np.asarray(runs[1]["v"], np.float32), plain)

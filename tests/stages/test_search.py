@@ -56,6 +56,31 @@ def test_a_question_finds_the_moment_and_links_to_that_second(gold_lake):
     assert chan and {h.channel for h in chan} == {"Umar Jamil"}
 
 
+def test_a_warm_query_process_needs_neither_pandas_nor_torch(gold_lake):
+    """After the first query, a new process answers from the query cache: the lake's encoding and the
+    joined-form index are remembered there and the compiled query encoder beside its export, so the
+    process imports neither pandas / pyarrow.dataset (reading a Delta table) nor torch (~0.5 s each of
+    a ~1 s query on 2 cores), and gets the same results."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    conf, _ = gold_lake
+    script = (f"import json, sys; from transcript_lake.config import load_config; from transcript_lake.search import search; "
+              f"c = load_config('local', ['lake.root={conf.get('lake.root')}']); "
+              f"hits = search(c, 'which GPU should I buy?', top=3); "
+              f"print(json.dumps([[h.video_id, h.window_idx] for h in hits] + "
+              f"[m in sys.modules for m in ('pandas', 'pyarrow.dataset', 'torch')]))")
+    runs = []
+    for _ in range(2):
+        out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr[-2000:]
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    assert runs[1][-3:] == [False, False, False], runs[1]
+    assert runs[0][:-3] == runs[1][:-3] and runs[1][0][0] == MACHINE
+
+
 def test_formats_table_json_csv(gold_lake, capsys):
     conf, _ = gold_lake
     hits = search(conf, "RTX 3090", top=3)

@@ -9,7 +9,7 @@ from pyspark.sql import functions as F
 
 from conftest import ROOT, build, copy_lake, load, make_conf, versions
 from transcript_lake.nlp.concepts import load_stop_concepts
-from transcript_lake.nlp.mentions import extract_mentions, standing_alone
+from transcript_lake.nlp.mentions import extract_mentions, names_written_alone
 from transcript_lake.nlp.models import load_spacy
 
 ALL = ["ingest", "segments", "windows", "terms", "concepts"]
@@ -160,8 +160,7 @@ def test_terms_tables_are_consistent(spark, terms_lake, nlp, stop):
                nested.join(alone, ["video_id", "concept"], "left_anti").select("video_id", "concept").distinct().collect()}
     zipf = float(conf.get("terms.nested_max_zipf"))
     chapter_names = {(c["video_id"], m["concept"]) for c in load(spark, conf, "chapters").collect()
-                     for doc in [nlp(c["title"])]
-                     for m in standing_alone(doc, extract_mentions(doc, 0, [0], stop, zipf)) if m["kind"] != "nested"}
+                     for m in names_written_alone(nlp(c["title"]), stop, zipf)}
     assert vouched <= chapter_names, vouched - chapter_names
     assert mentions.filter("window_idx < 0").count() == 0  # titles have no window; chapter titles no rows
 
@@ -170,8 +169,7 @@ def test_a_chapter_title_vouches_only_for_the_names_that_stand_alone_in_it(nlp, 
     """Chapter titles of the corpus: a nested name the video says only inside longer names counts where
     its author writes it on its own in a chapter title; a headline's misparse does not vouch."""
     def alone(title):
-        doc = nlp(title)
-        return {m["concept"] for m in standing_alone(doc, extract_mentions(doc, 0, [0], stop, 4.0)) if m["kind"] != "nested"}
+        return {m["concept"] for m in names_written_alone(nlp(title), stop, 4.0)}
 
     assert "graph laplacian regularization method" in alone("Graph Laplacian regularization methods")
     assert "attention layer" in alone("Sharding the attention layer")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from typing import Sequence
 
 from .concepts import NUMERIC_LABELS, concept_key, normalise_text, strip_edge_adjectives, trim_span
 
@@ -121,6 +122,15 @@ def standing_alone(doc, mentions: list[dict]) -> list[dict]:
         if after is None or after.pos_ in _AFTER_A_NAME:
             out.append(m)
     return out
+
+
+def names_written_alone(doc, stop: frozenset[str], nested_max_zipf: float | None, seg_from: int = 0,
+                        seg_offsets: Sequence[int] = (0,)) -> list[dict]:
+    """The names a heading (a chapter title) writes on their own: its mentions that stand alone
+    (:func:`standing_alone`), nested ones left out. Evidence that a name nested in longer ones is a
+    name of its own (the terms stage reads chapter titles for this and stores nothing of them)."""
+    found = extract_mentions(doc, seg_from, list(seg_offsets), stop, nested_max_zipf)
+    return [m for m in standing_alone(doc, found) if m["kind"] != "nested"]
 
 
 _TITLE_PARTS = re.compile(r"\s*[|:!?()\[\]]\s*|\s+[-–—]\s+")

@@ -88,7 +88,7 @@ def spacy_mentions(s: dict):
     schema = table_specs()["mentions"].arrow_schema(MENTION_COLUMNS)
 
     def fn(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        from ..nlp.mentions import extract_mentions, extract_title_mentions, standing_alone
+        from ..nlp.mentions import extract_mentions, extract_title_mentions, names_written_alone
         from ..nlp.models import load_spacy
 
         nlp = load_spacy(s["spacy_model"])
@@ -101,9 +101,10 @@ def spacy_mentions(s: dict):
                     rows.append({"video_id": t["video_id"], "window_idx": -1, **m})
             docs = nlp.pipe((w["text"] for w in windows), batch_size=s["spacy_batch_size"])
             for w, doc in zip(windows, docs):
-                found = extract_mentions(doc, w["seg_from"], w["seg_offsets"], stop, s["nested_max_zipf"])
                 if w["window_idx"] == CHAPTER_WINDOW:  # evidence only: the names it writes on their own
-                    found = [m for m in standing_alone(doc, found) if m["kind"] != "nested"]
+                    found = names_written_alone(doc, stop, s["nested_max_zipf"], w["seg_from"], w["seg_offsets"])
+                else:
+                    found = extract_mentions(doc, w["seg_from"], w["seg_offsets"], stop, s["nested_max_zipf"])
                 for m in found:
                     rows.append({"video_id": w["video_id"], "window_idx": w["window_idx"], **m})
             yield pa.RecordBatch.from_pylist(rows, schema=schema)
@@ -118,7 +119,7 @@ def independent_nested(mentions: DataFrame, said_alone: DataFrame | None = None)
     own words count as on their own too: the terms stage passes the video's title and chapter titles
     through with the windows ("explicit graph Laplacian regularization methods" mentions ``graph
     laplacian regularization method`` in a chapter titled "Graph Laplacian regularization methods";
-    a chapter title vouches only for the names that end a phrase in it, ``nlp.mentions.standing_alone``). The test is
+    a chapter title vouches only for the names that end a phrase in it, ``nlp.mentions.names_written_alone``). The test is
     against ``said_alone`` (``video_id``, ``concept`` of non-nested mentions) when given, else against
     ``mentions`` itself (one window pass: no second spaCy run)."""
     nested = F.col("kind") == "nested"
