@@ -824,6 +824,13 @@ def _lake_encoding(conf: Config):
     from .nlp.encoders import Encoding
 
     version = None if is_remote(lake_root(conf)) else _table_version(conf, "encodings")
+    if version is not None:  # the commit itself too: a lake rebuilt in the same place restarts at version 0
+        commit = local_table_dir(conf, "encodings") / "_delta_log" / f"{version:020d}.json"
+        try:
+            st = commit.stat()
+            version = f"{version}-{hashlib.sha256(f'{st.st_size}|{st.st_mtime_ns}'.encode()).hexdigest()[:8]}"
+        except OSError:
+            version = None
     key = (str(lake_root(conf)), version)
     if version is not None and key in _ENCODING_MEMO:
         return _ENCODING_MEMO[key]

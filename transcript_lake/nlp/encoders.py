@@ -784,7 +784,7 @@ class OpenVINOEncoder(_TokenizedEncoder):
 
         super().__init__(encoding, model)
         core = ov.Core()
-        if compiled_cache:
+        if compiled_cache and os.access(folder, os.W_OK):  # a read-only shared cache: compile every time
             # OpenVINO keeps the compiled model beside the export and loads it next time (0.5 -> 0.17 s on
             # 2 cores): for the query path, one process at a time; a blob per config, ~ the weights' size
             core.set_property({"CACHE_DIR": str(folder / "compiled")})
