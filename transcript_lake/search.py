@@ -16,8 +16,9 @@ Hybrid retrieval over the lake's windows (~60 s of transcript each), JVM-free:
 
 Each signal is z-normalised over the corpus (lexical and concept as one) and the weighted sum
 (``search.weights``) is the window's score; ``search.context`` adds that share of the previous window's
-score (talks announce a topic just before they discuss it). A result points at the window's best **segment** (the one where the query's
-words and concepts are spoken; the window start otherwise) and links to that second.
+score (talks announce a topic just before they discuss it). A result points at the window's best
+**segment** (the one where the query's words and concepts are spoken; the window start otherwise) and
+links to that second.
 
 The index is the Delta tables ``search_windows``, ``search_terms``, ``search_concepts`` (stage
 ``search``) + ``window_embeddings``; the first query after the tables change packs them into numpy
@@ -819,43 +820,45 @@ def pack_arrays(con, conf: Config, s: SearchSettings) -> tuple[dict, dict]:
 def _lake_encoding(conf: Config):
     """The Encoding that made the lake's vectors (``transcripts.encodings``, read JVM-free), or None for a
     lake without a record (built before encodings were recorded: torch fp32). On a local lake it is
-    remembered per Delta version of ``encodings`` in the query cache: reading the table needs
-    pyarrow.dataset and pandas, ~0.6 s of a ~1 s query process."""
-    from .nlp.encoders import Encoding
+    remembered in the query cache by the table's last commit (reading the table needs pyarrow.dataset and
+    pandas, ~0.6 s of a ~1 s query process)."""
+    from .embedding import recorded_encoding
+
+    def read():
+        recorded = recorded_encoding(conf)
+        return recorded[0] if recorded else None
 
     version = None if is_remote(lake_root(conf)) else _table_version(conf, "encodings")
-    if version is not None:  # the commit itself too: a lake rebuilt in the same place restarts at version 0
-        commit = local_table_dir(conf, "encodings") / "_delta_log" / f"{version:020d}.json"
-        try:
-            st = commit.stat()
-            version = f"{version}-{hashlib.sha256(f'{st.st_size}|{st.st_mtime_ns}'.encode()).hexdigest()[:8]}"
-        except OSError:
-            version = None
-    key = (str(lake_root(conf)), version)
-    if version is not None and key in _ENCODING_MEMO:
-        return _ENCODING_MEMO[key]
-    memo = cache_root(conf) / f"lake-encoding-v{version}.json" if version is not None else None
+    if version is None:
+        return read()
+    commit = local_table_dir(conf, "encodings") / "_delta_log" / f"{version:020d}.json"
+    try:  # the commit's size and time too: a lake rebuilt in the same place starts again at version 0
+        st = commit.stat()
+    except OSError:
+        return read()
+    stamp = hashlib.sha256(f"{version}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
+    memo = cache_root(conf) / f"lake-encoding-{stamp}.json"
+    for old in memo.parent.glob("lake-encoding-*.json"):  # earlier commits of the table
+        if old != memo:
+            old.unlink(missing_ok=True)
+    return _remembered(memo, read)
+
+
+def _remembered(memo: Path | None, make):
+    """``make()`` (an Encoding or None), kept as JSON in the cache file ``memo`` and read from it next time
+    (written atomically; a damaged file is made again)."""
+    from .nlp.encoders import Encoding
+
     if memo is not None and memo.is_file():
         try:
             text = memo.read_text(encoding="utf-8")
-            _ENCODING_MEMO[key] = Encoding.from_json(text) if text != "null" else None
-            return _ENCODING_MEMO[key]
-        except Exception:  # a damaged memo: read the table again
+            return None if text == "null" else Encoding.from_json(text)
+        except Exception:
             pass
-    from .embedding import recorded_encoding
-
-    recorded = recorded_encoding(conf)
-    encoding = recorded[0] if recorded else None
+    value = make()
     if memo is not None:
-        _write_atomic(memo, encoding.to_json() if encoding is not None else "null")
-        for old in memo.parent.glob("lake-encoding-v*.json"):  # earlier versions of the table
-            if old != memo:
-                old.unlink(missing_ok=True)
-        _ENCODING_MEMO[key] = encoding
-    return encoding
-
-
-_ENCODING_MEMO: dict = {}
+        _write_atomic(memo, "null" if value is None else value.to_json())
+    return value
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -890,17 +893,9 @@ def _fp32_encoding(model: str, backend: str, memo_dir: Path | None):
     (the content hash of the weights is computed once per install, not once per query)."""
     from .nlp import encoders
 
-    if memo_dir is None:
-        return encoders.make_encoding(model, backend, "fp32")
-    memo = memo_dir / f"encoding-{hashlib.sha256(f'{model}|{backend}|{_model_stamp(model)}'.encode()).hexdigest()[:16]}.json"
-    if memo.is_file():
-        try:
-            return encoders.Encoding.from_json(memo.read_text(encoding="utf-8"))
-        except Exception:
-            pass
-    enc = encoders.make_encoding(model, backend, "fp32")
-    _write_atomic(memo, enc.to_json())
-    return enc
+    memo = None if memo_dir is None else \
+        memo_dir / f"encoding-{hashlib.sha256(f'{model}|{backend}|{_model_stamp(model)}'.encode()).hexdigest()[:16]}.json"
+    return _remembered(memo, lambda: encoders.make_encoding(model, backend, "fp32"))
 
 
 @lru_cache(maxsize=4)
