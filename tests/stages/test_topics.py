@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from pyspark.sql import functions as F
 
-from conftest import ROOT, build, copy_lake, load, versions
+from conftest import ROOT, SMALL_TOPICS, build, copy_lake, load, versions
 from transcript_lake.errors import ConfigError
 from transcript_lake.lake import resolve_in_lake
 from transcript_lake.nlp.topic_model import build_model, diversity, npmi_coherence, read_stop_words, resolve_backend
@@ -152,3 +152,56 @@ def test_assignment_when_outlier_reduction_emptied_topic_minus_one():
     model = SimpleNamespace(get_topics=lambda: {0: [], 1: []}, topic_embeddings_=emb)
     topics, sims = assign_by_similarity(model, np.asarray([[0, 0, 1], [0, 1, 0], [1, 0.1, 0]], dtype="float32"))
     assert topics.tolist() == [1, 0, 0] and sims[0] == pytest.approx(1.0)
+
+
+def test_workers_read_the_saved_model_as_bertopic_loads_it(spark, gold_lake):
+    """Spark workers read the saved model's topics and topic embeddings without importing BERTopic
+    (``load_saved``); they must read what ``BERTopic.load`` does and assign every window alike."""
+    from bertopic import BERTopic
+
+    from transcript_lake.nlp.topic_model import assign_by_similarity, load_saved
+
+    conf, _ = gold_lake
+    run = load(spark, conf, "topic_runs").first()
+    model_dir = resolve_in_lake(conf, run["model_path"])
+    saved, loaded = load_saved(model_dir), BERTopic.load(model_dir)
+    assert saved.get_topics() == loaded.get_topics()
+    assert np.array_equal(saved.topic_embeddings_, np.asarray(loaded.topic_embeddings_))
+    vectors = np.stack([np.asarray(r["vector"], dtype="float32") for r in load(spark, conf, "window_embeddings").collect()])
+    mine, theirs = assign_by_similarity(saved, vectors), assign_by_similarity(loaded, vectors)
+    assert np.array_equal(mine[0], theirs[0]) and np.array_equal(mine[1], theirs[1])
+
+
+def test_a_new_process_loads_umaps_compiled_code_instead_of_compiling_it(gold_lake):
+    """``build_model`` turns on numba's on-disk cache for umap-learn and pynndescent, which they leave
+    off: the gold lake's fit compiled UMAP and kept the machine code, so a new process (the next run)
+    loads it instead of compiling for ~18 s. Counted by numba itself (``Dispatcher.stats``), over the fit."""
+    import json
+    import subprocess
+    import sys
+
+    script = """
+import json, sys
+import numpy as np
+from numba.core.dispatcher import Dispatcher
+from transcript_lake.config import load_config
+from transcript_lake.nlp.topic_model import build_model
+from transcript_lake.stages.topics import topic_settings
+
+def counts():
+    jitted = [f for name, m in list(sys.modules.items()) if m and name.split(".")[0] in ("umap", "pynndescent")
+              for f in vars(m).values() if isinstance(f, Dispatcher)]
+    return [sum(sum(getattr(f.stats, k).values()) for f in jitted) for k in ("cache_hits", "cache_misses")]
+
+model = build_model(topic_settings(load_config("test", sys.argv[1:])), "cpu", [])
+before = counts()
+model.umap_model.fit_transform(np.random.RandomState(0).randn(60, 384).astype("float32"))
+after = counts()
+print(json.dumps({"hits": after[0] - before[0], "compiled": after[1] - before[1]}))
+"""
+    conf, _ = gold_lake
+    p = subprocess.run([sys.executable, "-c", script, f"lake.root={conf.get('lake.root')}", *SMALL_TOPICS], cwd=ROOT,
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-3000:]
+    fit = json.loads(p.stdout.strip().splitlines()[-1])
+    assert fit["hits"] >= 1 and fit["compiled"] == 0, fit

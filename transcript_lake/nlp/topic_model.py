@@ -119,6 +119,31 @@ def _count_vectorizer(**params):
     return CappedCountVectorizer(**params)
 
 
+def cache_numba_compiles(*packages: str) -> int:
+    """Have numba keep the machine code of ``packages``' jitted functions on disk (``cache=True``, which
+    umap-learn and pynndescent leave off), so only the first process on a machine compiles them. A UMAP
+    fit on a small lake is otherwise ~18 s of compiling in every process, and the compiled code is the
+    same either way. Functions compile at first call, so this runs right after import. numba keeps the
+    files in the package's ``__pycache__``, or in the user's cache folder where that is read-only, and
+    compiles again when the source, numba or the CPU changes. Returns how many functions it enabled."""
+    import sys
+
+    from numba.core.dispatcher import Dispatcher
+
+    enabled = 0
+    for name, module in list(sys.modules.items()):
+        if module is None or name.split(".")[0] not in packages:
+            continue
+        for value in list(vars(module).values()):
+            if isinstance(value, Dispatcher) and type(value._cache).__name__ == "NullCache":
+                try:
+                    value.enable_caching()
+                    enabled += 1
+                except RuntimeError:  # no folder numba can write to: it compiles as before
+                    pass
+    return enabled
+
+
 def build_model(settings: dict, backend: str, stop_words: list[str], device: str = "cuda"):
     """A BERTopic model from the ``topics.*`` settings on ``backend`` (``resolve_backend``'s answer)."""
     from bertopic import BERTopic
@@ -131,6 +156,8 @@ def build_model(settings: dict, backend: str, stop_words: list[str], device: str
     else:
         from hdbscan import HDBSCAN
         from umap import UMAP
+
+        cache_numba_compiles("umap", "pynndescent")
     if backend == "gpu:torchdr":
         umap_model = TorchDRUMAP(u["n_neighbors"], u["n_components"], u["min_dist"], settings["random_state"], device)
     else:
@@ -146,13 +173,35 @@ def build_model(settings: dict, backend: str, stop_words: list[str], device: str
                     calculate_probabilities=False, embedding_model=None, verbose=False)
 
 
-@lru_cache(maxsize=2)
-def load_saved(model_dir: str):
-    """The saved model, loaded once per Python worker. Safetensors models keep topic embeddings and
-    c-TF-IDF but not UMAP/HDBSCAN: ``transform`` assigns by similarity to the topic embeddings."""
-    from bertopic import BERTopic
+class SavedTopics:
+    """What :func:`assign_by_similarity` needs of a saved model (``get_topics()`` and
+    ``topic_embeddings_``, as on a fitted ``BERTopic``), read without BERTopic."""
 
-    return BERTopic.load(model_dir)
+    def __init__(self, representations: dict, embeddings: np.ndarray):
+        self.topic_representations_ = representations
+        self.topic_embeddings_ = embeddings
+
+    def get_topics(self) -> dict:
+        return self.topic_representations_
+
+
+@lru_cache(maxsize=2)
+def load_saved(model_dir: str) -> SavedTopics:
+    """The saved model's topics and topic embeddings, read once per Python worker from the two files
+    ``BERTopic.save(serialization="safetensors")`` writes them to, the way ``BERTopic.load`` reads them
+    (``topics.json``'s ``topic_representations``, ``topic_embeddings.safetensors``). Assignment needs
+    nothing else, and importing BERTopic (sentence-transformers, torch, umap) would cost each worker ~12 s.
+    Safetensors models keep topic embeddings and c-TF-IDF but not UMAP/HDBSCAN: windows are assigned by
+    similarity to the topic embeddings. ``tests/stages/test_topics.py`` checks this reads what
+    ``BERTopic.load`` does."""
+    import json
+
+    from safetensors.numpy import load_file
+
+    folder = Path(model_dir)
+    topics = json.loads((folder / "topics.json").read_text(encoding="utf-8"))
+    representations = {int(key): value for key, value in topics["topic_representations"].items()}
+    return SavedTopics(representations, load_file(str(folder / "topic_embeddings.safetensors"))["topic_embeddings"])
 
 
 def assign_by_similarity(model, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
