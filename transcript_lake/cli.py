@@ -103,6 +103,7 @@ def load(args):
 
 
 def cmd_run(args) -> int:
+    from . import jvm_archive
     from .lock import lake_lock
     from .pipeline import format_summary, run_pipeline
     from .registry import get_stage, select_stages
@@ -127,6 +128,7 @@ def cmd_run(args) -> int:
             # a run that changed something, so a run does not pay for registering every table first.
             spark = build_spark(conf, register=False)
             summary = run_pipeline(spark, conf, chosen, register=False)  # the session ends with the run
+            jvm_archive.save(spark)  # the first run on this Java + Spark leaves the class archive for the next
         summary.seconds = time.perf_counter() - t0  # JVM start included: what the user waited
         print(format_summary(spark, summary))
     return 0

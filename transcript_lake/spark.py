@@ -23,8 +23,10 @@ import os
 import sys
 from pathlib import Path
 
+from pyspark import SparkContext
 from pyspark.sql import SparkSession
 
+from . import jvm_archive
 from .catalog import register_lake
 from .config import Config, ensure_writable_dir
 from .errors import ConfigError
@@ -108,8 +110,13 @@ def build_spark(conf: Config, app_name: str | None = None, register: bool = True
             events = Path(events).resolve().as_uri()
         builder = builder.config("spark.eventLog.dir", events)
     log4j = conf.root / "conf" / "log4j2.properties"
-    if log4j.is_file() and "spark.driver.extraJavaOptions" not in (conf.get("spark.conf", {}) or {}):
-        builder = builder.config("spark.driver.extraJavaOptions", f"-Dlog4j.configurationFile=file:{log4j}")
+    starts_jvm = SparkContext._active_spark_context is None and not _launched_by_spark_submit()
+    if starts_jvm and "spark.driver.extraJavaOptions" not in effective:  # the user's own options win whole
+        options, jvm_archive.pending = jvm_archive.driver_java_options(conf)
+        if log4j.is_file():
+            options = [f"-Dlog4j.configurationFile=file:{log4j}", *options]
+        if options:
+            builder = builder.config("spark.driver.extraJavaOptions", " ".join(options))
     settings = ivy_settings(conf)
     if settings:
         builder = builder.config("spark.jars.ivySettings", str(settings))

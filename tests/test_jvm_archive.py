@@ -1,0 +1,62 @@
+"""The driver JVM's class archive (``transcript_lake.jvm_archive``): written once, mapped by the next
+JVM, never in the way. Each case is its own process, as a user's runs are: the JVM maps an archive at
+start-up only."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from conftest import ROOT
+
+# One driver JVM: a session and a query (a first Delta-free plan), then what the JVM reports.
+SESSION = r"""
+import json, sys
+from transcript_lake import jvm_archive
+from transcript_lake.config import load_config
+from transcript_lake.spark import build_spark
+
+conf = load_config("test", [f"lake.root={sys.argv[1]}/lake", f"spark.class_archive={sys.argv[1]}/jvm"])
+spark = build_spark(conf, register=False)
+spark.range(100).selectExpr("sum(id)").collect()
+recording = jvm_archive.pending is not None
+saved = jvm_archive.save(spark) if sys.argv[2] == "save" else False
+print(json.dumps({"recording": recording, "saved": saved, "mapped_bytes": jvm_archive.mapped_bytes(spark),
+                  "path": str(jvm_archive.archive_path(conf))}))
+"""
+
+
+def session(folder, then: str = "") -> dict:
+    p = subprocess.run([sys.executable, "-c", SESSION, str(folder), then], cwd=ROOT, capture_output=True, text=True,
+                       timeout=300)
+    assert p.returncode == 0, p.stderr[-3000:]
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def test_the_first_session_writes_the_archive_whole_and_the_next_maps_it(tmp_path):
+    first = session(tmp_path, "save")
+    assert first["recording"] and first["saved"]
+    archive = tmp_path / "jvm"
+    assert [p.name for p in archive.iterdir()] == [first["path"].rsplit("/", 1)[1]]  # renamed into place, no temp file
+    size = (archive / first["path"].rsplit("/", 1)[1]).stat().st_size
+    assert size > 20e6  # Spark's, Scala's and Delta's classes, not an empty file
+
+    second = session(tmp_path, "save")
+    assert not second["recording"] and not second["saved"]  # mapped, not recorded again
+    # the JVM's own report: the archive's classes are mapped on top of the JDK's base archive
+    assert second["mapped_bytes"] >= first["mapped_bytes"] + size // 2, (first, second)
+
+
+def test_an_unusable_archive_costs_the_speed_up_not_the_run(tmp_path):
+    from transcript_lake.config import load_config
+    from transcript_lake.jvm_archive import archive_path
+
+    # where a session of this Java and Spark looks for its archive (the same digest in every process)
+    path = archive_path(load_config("test", [f"spark.class_archive={tmp_path}/jvm"]))
+    path.parent.mkdir()
+    # a file that is no archive (cut off by a full disk, written by another JVM build): the JVM loads the jars
+    path.write_bytes(b"\0" * 4096)
+    broken = session(tmp_path)
+    assert not broken["recording"] and broken["path"] == str(path)
+    assert broken["mapped_bytes"] < 50e6  # the JDK's base archive only
