@@ -109,8 +109,14 @@ def gold_lake(spark, tmp_path_factory):
     """Every stage, once per test run, on the small corpus: the lake most tests read. Tests that
     change it work on a copy (:func:`copy_lake`). ``(conf, {stage: StageResult})``."""
     def make(folder):
+        from transcript_lake import jvm_archive
+
         conf = small_conf(folder)
-        return conf, build(spark, conf)
+        results = build(spark, conf)
+        # This JVM has now loaded what a whole run loads: on a machine without the driver's class archive
+        # it is written here, so the suite's later pipeline processes map it (transcript_lake.jvm_archive).
+        jvm_archive.save(spark)
+        return conf, results
 
     return built_once(tmp_path_factory, "gold", make)
 
