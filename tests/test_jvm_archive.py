@@ -60,3 +60,14 @@ def test_an_unusable_archive_costs_the_speed_up_not_the_run(tmp_path):
     broken = session(tmp_path)
     assert not broken["recording"] and broken["path"] == str(path)
     assert broken["mapped_bytes"] < 50e6  # the JDK's base archive only
+
+
+def test_a_folder_with_a_space_in_its_path_is_never_passed_to_the_jvm(tmp_path):
+    from transcript_lake.config import load_config
+    from transcript_lake.jvm_archive import driver_java_options
+
+    # Spark splits the driver's Java options at whitespace: "-XX:SharedArchiveFile=/my cache/..." would end
+    # the JVM's start-up, so there is no archive, recorded or mapped, for such a folder
+    assert driver_java_options(load_config("test", [f"spark.class_archive={tmp_path}/my cache"])) == ([], None)
+    options, recording = driver_java_options(load_config("test", [f"spark.class_archive={tmp_path}/cache"]))
+    assert recording is not None and "-XX:+RecordDynamicDumpInfo" in options

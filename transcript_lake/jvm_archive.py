@@ -37,13 +37,13 @@ from .config import Config
 
 log = logging.getLogger(__name__)
 
-# -Xlog:cds=off: an archive the JVM cannot use (another JVM build, a changed class path) is not worth a
-# warning on every run: the JVM loads the jars as it would without one. Unrecognized -XX options (a JVM
-# that is not HotSpot) are ignored rather than fatal.
 # The archive this process's driver JVM records for (set by ``spark.build_spark`` when it starts a recording
 # JVM); written by :func:`save` after a successful run.
 pending: Path | None = None
 
+# -Xlog:cds=off: an archive the JVM cannot use (another JVM build, a changed class path) is not worth a
+# warning on every run: the JVM loads the jars as it would without one. Unrecognized -XX options (a JVM
+# that is not HotSpot) are ignored rather than fatal.
 _QUIET = ["-XX:+IgnoreUnrecognizedVMOptions", "-Xlog:cds=off", "-Xlog:cds+dynamic=off"]
 
 
@@ -81,7 +81,9 @@ def driver_java_options(conf: Config) -> tuple[list[str], Path | None]:
     """``(options for the driver JVM, archive to write after the run or None)``: map the archive when it
     exists, else record what the JVM loads so that :func:`save` can write it."""
     path = archive_path(conf)
-    if path is None:
+    # Spark's launcher splits spark.driver.extraJavaOptions at whitespace: a folder with a space in its path
+    # would split the option, and the JVM would not start. Such a machine goes without the archive.
+    if path is None or any(c.isspace() for c in str(path)):
         return [], None
     if path.is_file():
         return [f"-XX:SharedArchiveFile={path}", *_QUIET], None
