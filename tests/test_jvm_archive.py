@@ -1,6 +1,7 @@
-"""The driver JVM's class archive (``transcript_lake.jvm_archive``): written once, mapped by the next
-JVM, never in the way. Each case is its own process, as a user's runs are: the JVM maps an archive at
-start-up only."""
+"""The options the project gives the driver JVM it starts (``transcript_lake.spark.driver_java_options``).
+The class archive (``transcript_lake.jvm_archive``): written once, mapped by the next JVM, never in the
+way; each case is its own process, as a user's runs are: the JVM maps an archive at start-up only. The
+quick compiler (``spark.quick_jit``): on unless turned off, and a user's own Java options win whole."""
 
 from __future__ import annotations
 
@@ -71,3 +72,56 @@ def test_a_folder_with_a_space_in_its_path_is_never_passed_to_the_jvm(tmp_path):
     assert driver_java_options(load_config("test", [f"spark.class_archive={tmp_path}/my cache"])) == ([], None)
     options, recording = driver_java_options(load_config("test", [f"spark.class_archive={tmp_path}/cache"]))
     assert recording is not None and "-XX:+RecordDynamicDumpInfo" in options
+
+
+def jvm_arguments(spark) -> list[str]:
+    """The options the session's driver JVM was started with, as the JVM reports them."""
+    return list(spark.sparkContext._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments())
+
+
+def test_the_driver_jvm_compiles_with_the_quick_compiler_only_unless_told_otherwise(spark, tmp_path):
+    from transcript_lake.config import load_config
+    from transcript_lake.spark import QUICK_JIT, driver_java_options
+
+    # the suite's own driver JVM was started by build_spark with the defaults: C1 only, and the archive
+    # (mapped or being recorded) next to it
+    started_with = jvm_arguments(spark)
+    assert QUICK_JIT in started_with, started_with
+    assert any(a.startswith(("-XX:SharedArchiveFile=", "-XX:+RecordDynamicDumpInfo")) for a in started_with)
+    off = driver_java_options(load_config("test", ["spark.quick_jit=false", f"spark.class_archive={tmp_path}/jvm"]))[0]
+    assert QUICK_JIT not in off and "-XX:+RecordDynamicDumpInfo" in off
+
+
+def test_a_spark_property_given_on_the_command_line_is_one_property_and_a_mapping_is_one_error(tmp_path):
+    import pytest
+
+    from transcript_lake.config import load_config
+    from transcript_lake.errors import ConfigError
+    from transcript_lake.spark import build_spark
+
+    # --set spark.conf.<Spark property>=value: the property's name keeps its dots, as in conf/*.yaml
+    conf = load_config("test", ["spark.conf.spark.sql.shuffle.partitions=5",
+                                "spark.conf.spark.driver.extraJavaOptions=-Xss4m -XX:+UseSerialGC"])
+    assert conf.get("spark.conf")["spark.sql.shuffle.partitions"] == 5
+    assert conf.get("spark.conf")["spark.driver.extraJavaOptions"] == "-Xss4m -XX:+UseSerialGC"
+    assert "spark" not in conf.get("spark.conf")
+    # a nested mapping (YAML written key by key) would reach Spark as a dict's text: one clear error instead,
+    # before any JVM is asked for anything
+    nested = load_config("test", [f"lake.root={tmp_path}/lake", "spark.conf={spark: {sql: {shuffle: {partitions: 5}}}}"])
+    with pytest.raises(ConfigError, match="spark.conf must map Spark property names to values; 'spark' holds a mapping"):
+        build_spark(nested)
+
+
+def test_a_project_folder_with_a_space_in_its_path_keeps_spark_s_log_settings(tmp_path):
+    from dataclasses import replace
+
+    from transcript_lake.config import load_config
+    from transcript_lake.spark import driver_java_options
+
+    conf = load_config("test", ["spark.class_archive=null"])
+    for folder, passed in (("my project", False), ("project", True)):
+        (tmp_path / folder / "conf").mkdir(parents=True)
+        (tmp_path / folder / "conf" / "log4j2.properties").write_text("", encoding="utf-8")
+        options, _ = driver_java_options(replace(conf, root=tmp_path / folder))
+        # "-Dlog4j.configurationFile=file:/.../my project/..." would be split in two and stop the JVM's start
+        assert any(o.startswith("-Dlog4j.configurationFile=") for o in options) is passed, options

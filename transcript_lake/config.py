@@ -96,14 +96,26 @@ def _read_yaml(path: Path) -> dict:
     return data
 
 
+# Keys under these paths are names of their own with dots in them (Spark properties), not nested keys.
+FLAT_KEY_PARENTS = (("spark", "conf"),)
+
+
 def parse_override(text: str) -> dict:
-    """``"a.b.c=value"`` -> ``{"a": {"b": {"c": value}}}`` with the value read as YAML (so 3 is an int)."""
+    """``"a.b.c=value"`` -> ``{"a": {"b": {"c": value}}}`` with the value read as YAML (so 3 is an int).
+    Under ``spark.conf`` the rest of the key is one Spark property, as in the YAML files:
+
+    >>> parse_override("spark.conf.spark.sql.shuffle.partitions=4")
+    {'spark': {'conf': {'spark.sql.shuffle.partitions': 4}}}
+    """
     if "=" not in text:
         raise ConfigError(f"override {text!r} must look like key.path=value")
     key, raw = text.split("=", 1)
     parts = [p for p in key.strip().split(".") if p]
     if not parts:
         raise ConfigError(f"override {text!r} has an empty key")
+    for parent in FLAT_KEY_PARENTS:
+        if tuple(parts[:len(parent)]) == parent and len(parts) > len(parent) + 1:
+            parts = [*parent, ".".join(parts[len(parent):])]
     value: Any = yaml.safe_load(raw) if raw.strip() else ""
     for part in reversed(parts):
         value = {part: value}

@@ -93,6 +93,10 @@ def build_spark(conf: Config, app_name: str | None = None, register: bool = True
     # spark-defaults.conf) wins over the environment's default for that key in conf/<env>.yaml.
     submitted = _submitted_conf()
     spark_conf = conf.get("spark.conf", {}) or {}
+    nested = sorted(k for k, v in spark_conf.items() if isinstance(v, dict))
+    if nested:  # e.g. `spark: {conf: {spark: {sql: ...}}}` in YAML: Spark would get a dict's text as the value
+        raise ConfigError(f"spark.conf must map Spark property names to values; {nested[0]!r} holds a mapping "
+                          f"(write the whole name as one key: spark.conf: {{spark.sql.shuffle.partitions: 8}})")
     for key, value in spark_conf.items():
         if key not in submitted:
             builder = builder.config(key, str(value).lower() if isinstance(value, bool) else str(value))
@@ -109,12 +113,9 @@ def build_spark(conf: Config, app_name: str | None = None, register: bool = True
             Path(events).mkdir(parents=True, exist_ok=True)
             events = Path(events).resolve().as_uri()
         builder = builder.config("spark.eventLog.dir", events)
-    log4j = conf.root / "conf" / "log4j2.properties"
     starts_jvm = SparkContext._active_spark_context is None and not _launched_by_spark_submit()
     if starts_jvm and "spark.driver.extraJavaOptions" not in effective:  # the user's own options win whole
-        options, jvm_archive.pending = jvm_archive.driver_java_options(conf)
-        if log4j.is_file():
-            options = [f"-Dlog4j.configurationFile=file:{log4j}", *options]
+        options, jvm_archive.pending = driver_java_options(conf)
         if options:
             builder = builder.config("spark.driver.extraJavaOptions", " ".join(options))
     settings = ivy_settings(conf)
@@ -133,6 +134,41 @@ def build_spark(conf: Config, app_name: str | None = None, register: bool = True
     if register:
         register_lake(spark, conf)
     return spark
+
+
+# HotSpot's quick compiler only (C1, no C2): see driver_java_options.
+QUICK_JIT = "-XX:TieredStopAtLevel=1"
+
+
+def driver_java_options(conf: Config) -> tuple[list[str], Path | None]:
+    """The options the project gives a driver JVM it starts, and the class archive to write after the run
+    (:func:`transcript_lake.jvm_archive.driver_java_options`).
+
+    - the project's log4j settings;
+    - the class archive (``spark.class_archive``);
+    - ``spark.quick_jit`` (off by default, on in the test environment): compile with HotSpot's quick
+      compiler (C1) only. A run on a small lake is mostly short Spark jobs and Delta commits, which end
+      before C2's optimised code pays back its compiling; on a large lake the aggregations run long
+      enough for C2 to pay (docs/performance.md, "Fixed costs of a run").
+
+    Not applied when the user sets ``spark.driver.extraJavaOptions`` (theirs win whole) or under
+    spark-submit (its driver JVM is already running).
+
+    >>> from transcript_lake.config import load_config
+    >>> QUICK_JIT in driver_java_options(load_config("test", ["spark.class_archive=null"]))[0]
+    True
+    >>> driver_java_options(load_config("test", ["spark.class_archive=null", "spark.quick_jit=false"]))[0]
+    ['-Dlog4j.configurationFile=file:...log4j2.properties']
+    """
+    options, pending = jvm_archive.driver_java_options(conf)
+    log4j = conf.root / "conf" / "log4j2.properties"
+    # Spark's launcher splits the options at whitespace: a project folder with a space in its path would
+    # stop the JVM from starting, so such a checkout keeps Spark's own log settings (more log lines).
+    if log4j.is_file() and not any(c.isspace() for c in str(log4j)):
+        options = [f"-Dlog4j.configurationFile=file:{log4j}", *options]
+    if conf.get("spark.quick_jit", False):
+        options.append(QUICK_JIT)
+    return options, pending
 
 
 def _submitted_conf() -> dict[str, str]:
