@@ -77,13 +77,21 @@ def archive_path(conf: Config) -> Path | None:
     return Path(os.path.expanduser(str(folder))) / f"spark-{h.hexdigest()[:16]}.jsa"
 
 
+def fits_java_options(path: Path) -> bool:
+    """Whether ``path`` can go into ``spark.driver.extraJavaOptions``: Spark's launcher splits the options
+    at whitespace, so a path with a space in it would split its option and the JVM would not start.
+
+    >>> fits_java_options(Path("/home/me/.cache/x.jsa")), fits_java_options(Path("/my cache/x.jsa"))
+    (True, False)
+    """
+    return not any(c.isspace() for c in str(path))
+
+
 def driver_java_options(conf: Config) -> tuple[list[str], Path | None]:
     """``(options for the driver JVM, archive to write after the run or None)``: map the archive when it
     exists, else record what the JVM loads so that :func:`save` can write it."""
     path = archive_path(conf)
-    # Spark's launcher splits spark.driver.extraJavaOptions at whitespace: a folder with a space in its path
-    # would split the option, and the JVM would not start. Such a machine goes without the archive.
-    if path is None or any(c.isspace() for c in str(path)):
+    if path is None or not fits_java_options(path):  # such a machine goes without the archive
         return [], None
     if path.is_file():
         return [f"-XX:SharedArchiveFile={path}", *_QUIET], None

@@ -162,9 +162,8 @@ def driver_java_options(conf: Config) -> tuple[list[str], Path | None]:
     """
     options, pending = jvm_archive.driver_java_options(conf)
     log4j = conf.root / "conf" / "log4j2.properties"
-    # Spark's launcher splits the options at whitespace: a project folder with a space in its path would
-    # stop the JVM from starting, so such a checkout keeps Spark's own log settings (more log lines).
-    if log4j.is_file() and not any(c.isspace() for c in str(log4j)):
+    # a project folder with a space in its path keeps Spark's own log settings (more log lines)
+    if log4j.is_file() and jvm_archive.fits_java_options(log4j):
         options = [f"-Dlog4j.configurationFile=file:{log4j}", *options]
     if conf.get("spark.quick_jit", False):
         options.append(QUICK_JIT)
