@@ -74,7 +74,11 @@ def build(spark, conf, stages=None):
 def spark(tmp_path_factory):
     from transcript_lake.spark import build_spark
 
-    session = build_spark(make_conf(tmp_path_factory.mktemp("lake0") / "lake"), app_name="transcript-lake-tests")
+    # Both compilers for this JVM (spark.quick_jit=false): it lives the whole run and runs every stage many
+    # times, so C2's faster code pays back; the short pipeline processes the suite starts keep C1 only
+    # (conf/test.yaml; docs/performance.md).
+    conf = make_conf(tmp_path_factory.mktemp("lake0") / "lake", overrides=["spark.quick_jit=false"])
+    session = build_spark(conf, app_name="transcript-lake-tests")
     yield session
     session.stop()
 

@@ -1,7 +1,8 @@
 """The options the project gives the driver JVM it starts (``transcript_lake.spark.driver_java_options``).
 The class archive (``transcript_lake.jvm_archive``): written once, mapped by the next JVM, never in the
 way; each case is its own process, as a user's runs are: the JVM maps an archive at start-up only. The
-quick compiler (``spark.quick_jit``): on unless turned off, and a user's own Java options win whole."""
+quick compiler (``spark.quick_jit``): on in the test environment's pipeline processes, off in the suite's own
+long-lived JVM, and a user's own Java options win whole."""
 
 from __future__ import annotations
 
@@ -23,8 +24,9 @@ spark = build_spark(conf, register=False)
 spark.range(100).selectExpr("sum(id)").collect()
 recording = jvm_archive.pending is not None
 saved = jvm_archive.save(spark) if sys.argv[2] == "save" else False
+jvm_args = list(spark.sparkContext._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments())
 print(json.dumps({"recording": recording, "saved": saved, "mapped_bytes": jvm_archive.mapped_bytes(spark),
-                  "path": str(jvm_archive.archive_path(conf))}))
+                  "path": str(jvm_archive.archive_path(conf)), "jvm_args": jvm_args}))
 """
 
 
@@ -45,6 +47,9 @@ def test_the_first_session_writes_the_archive_whole_and_the_next_maps_it(tmp_pat
 
     second = session(tmp_path, "save")
     assert not second["recording"] and not second["saved"]  # mapped, not recorded again
+    # the options as the JVM reports them: the archive mapped, and the test environment's quick compiler
+    from transcript_lake.spark import QUICK_JIT
+    assert f"-XX:SharedArchiveFile={first['path']}" in second["jvm_args"] and QUICK_JIT in second["jvm_args"], second
     # the JVM's own report: the archive's classes are mapped on top of the JDK's base archive
     assert second["mapped_bytes"] >= first["mapped_bytes"] + size // 2, (first, second)
 
@@ -74,22 +79,20 @@ def test_a_folder_with_a_space_in_its_path_is_never_passed_to_the_jvm(tmp_path):
     assert recording is not None and "-XX:+RecordDynamicDumpInfo" in options
 
 
-def jvm_arguments(spark) -> list[str]:
-    """The options the session's driver JVM was started with, as the JVM reports them."""
-    return list(spark.sparkContext._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments())
-
-
 def test_the_driver_jvm_compiles_with_the_quick_compiler_only_unless_told_otherwise(spark, tmp_path):
     from transcript_lake.config import load_config
     from transcript_lake.spark import QUICK_JIT, driver_java_options
 
-    # the suite's own driver JVM was started by build_spark with the defaults: C1 only, and the archive
-    # (mapped or being recorded) next to it
-    started_with = jvm_arguments(spark)
-    assert QUICK_JIT in started_with, started_with
-    assert any(a.startswith(("-XX:SharedArchiveFile=", "-XX:+RecordDynamicDumpInfo")) for a in started_with)
+    # a pipeline process of the test environment (conf/test.yaml: quick_jit on) is started with it: the
+    # sessions of test_the_first_session_writes_the_archive_whole_and_the_next_maps_it (no JVM more here)
+    on = driver_java_options(load_config("test", [f"spark.class_archive={tmp_path}/jvm"]))[0]
+    assert QUICK_JIT in on and "-XX:+RecordDynamicDumpInfo" in on
     off = driver_java_options(load_config("test", ["spark.quick_jit=false", f"spark.class_archive={tmp_path}/jvm"]))[0]
     assert QUICK_JIT not in off and "-XX:+RecordDynamicDumpInfo" in off
+    # the suite's own JVM lives the whole run: both compilers (tests/conftest.py), the archive all the same
+    suite_jvm = list(spark.sparkContext._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments())
+    assert QUICK_JIT not in suite_jvm and any(a.startswith("-XX:SharedArchiveFile=") or a == "-XX:+RecordDynamicDumpInfo"
+                                              for a in suite_jvm), suite_jvm
 
 
 def test_a_spark_property_given_on_the_command_line_is_one_property_and_a_mapping_is_one_error(tmp_path):
