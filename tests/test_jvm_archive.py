@@ -12,6 +12,10 @@ import sys
 
 from conftest import ROOT
 
+from transcript_lake import jvm_archive
+from transcript_lake.config import load_config
+from transcript_lake.spark import QUICK_JIT, driver_java_options
+
 # One driver JVM: a session and a query (a first Delta-free plan), then what the JVM reports.
 SESSION = r"""
 import json, sys
@@ -24,9 +28,8 @@ spark = build_spark(conf, register=False)
 spark.range(100).selectExpr("sum(id)").collect()
 recording = jvm_archive.pending is not None
 saved = jvm_archive.save(spark) if sys.argv[2] == "save" else False
-jvm_args = list(spark.sparkContext._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments())
 print(json.dumps({"recording": recording, "saved": saved, "mapped_bytes": jvm_archive.mapped_bytes(spark),
-                  "path": str(jvm_archive.archive_path(conf)), "jvm_args": jvm_args}))
+                  "path": str(jvm_archive.archive_path(conf)), "jvm_args": jvm_archive.jvm_arguments(spark)}))
 """
 
 
@@ -48,7 +51,6 @@ def test_the_first_session_writes_the_archive_whole_and_the_next_maps_it(tmp_pat
     second = session(tmp_path, "save")
     assert not second["recording"] and not second["saved"]  # mapped, not recorded again
     # the options as the JVM reports them: the archive mapped, and the test environment's quick compiler
-    from transcript_lake.spark import QUICK_JIT
     assert f"-XX:SharedArchiveFile={first['path']}" in second["jvm_args"] and QUICK_JIT in second["jvm_args"], second
     # the JVM's own report: the archive's classes are mapped on top of the JDK's base archive
     assert second["mapped_bytes"] >= first["mapped_bytes"] + size // 2, (first, second)
@@ -80,9 +82,6 @@ def test_a_folder_with_a_space_in_its_path_is_never_passed_to_the_jvm(tmp_path):
 
 
 def test_the_driver_jvm_compiles_with_the_quick_compiler_only_unless_told_otherwise(spark, tmp_path):
-    from transcript_lake.config import load_config
-    from transcript_lake.spark import QUICK_JIT, driver_java_options
-
     # a pipeline process of the test environment (conf/test.yaml: quick_jit on) is started with it: the
     # sessions of test_the_first_session_writes_the_archive_whole_and_the_next_maps_it (no JVM more here)
     on = driver_java_options(load_config("test", [f"spark.class_archive={tmp_path}/jvm"]))[0]
@@ -90,7 +89,7 @@ def test_the_driver_jvm_compiles_with_the_quick_compiler_only_unless_told_otherw
     off = driver_java_options(load_config("test", ["spark.quick_jit=false", f"spark.class_archive={tmp_path}/jvm"]))[0]
     assert QUICK_JIT not in off and "-XX:+RecordDynamicDumpInfo" in off
     # the suite's own JVM lives the whole run: both compilers (tests/conftest.py), the archive all the same
-    suite_jvm = list(spark.sparkContext._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments())
+    suite_jvm = jvm_archive.jvm_arguments(spark)
     assert QUICK_JIT not in suite_jvm and any(a.startswith("-XX:SharedArchiveFile=") or a == "-XX:+RecordDynamicDumpInfo"
                                               for a in suite_jvm), suite_jvm
 

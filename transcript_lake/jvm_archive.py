@@ -152,3 +152,10 @@ def mapped_bytes(spark) -> int:
 
     found = re.search(r"CDS archive\(s\) mapped at: \[[^)]*\), size (\d+)", diagnostic_command(spark, "vmInfo"))
     return int(found.group(1)) if found else 0
+
+
+def jvm_arguments(spark) -> list[str]:
+    """The options the session's driver JVM was started with, as the JVM itself reports them (what
+    :func:`driver_java_options` and ``spark.quick_jit`` gave it, plus Spark's own)."""
+    bean = spark.sparkContext._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean()
+    return [str(a) for a in bean.getInputArguments()]
