@@ -11,15 +11,22 @@ from functools import lru_cache
 
 import numpy as np
 
+from .imports import import_without
+
+# keybert imports its embedding and LLM backends when it is imported; none is used here (KeyBERT is handed
+# stored vectors and never encodes): see transcript_lake.nlp.imports.
+KEYBERT_UNUSED_BACKENDS = frozenset({"sentence_transformers", "transformers", "torch", "huggingface_hub",
+                                     "model2vec", "openai", "cohere", "langchain", "litellm"})
+
 
 @lru_cache(maxsize=1)
 def keybert_model():
     """KeyBERT that never encodes: it is always handed the window's and the phrases' stored vectors, so
     its embedder is keybert's empty base class (no model weights loaded in the worker)."""
-    from keybert import KeyBERT
+    keybert = import_without("keybert", KEYBERT_UNUSED_BACKENDS)
     from keybert.backend import BaseEmbedder
 
-    return KeyBERT(model=BaseEmbedder())
+    return keybert.KeyBERT(model=BaseEmbedder())
 
 
 def window_keyphrases(kw_model, text: str, doc_vector: np.ndarray, phrases: list[str], vectors: np.ndarray,

