@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 from functools import lru_cache
 from pathlib import Path
 
@@ -77,10 +78,37 @@ def resolve_embedding_model(name: str) -> str:
     return name  # a hub id: needs network access or a populated HF cache
 
 
+@lru_cache(maxsize=1)
+def cuda_driver_loadable() -> bool:
+    """Whether this machine has a CUDA driver library that could be loaded (``libcuda.so.1``, where
+    every CUDA runtime, torch's included, finds the GPU). Without it torch sees no GPU, so ``auto``
+    resolves to the CPU without importing torch: seconds in the driver's pre-flight and in each Python
+    worker of an ONNX/OpenVINO lake, which never use it. Outside Linux: ``True`` (torch decides).
+
+    >>> cuda_driver_loadable() in (True, False)
+    True
+    """
+    if not sys.platform.startswith("linux"):
+        return True
+    import ctypes
+
+    try:
+        ctypes.CDLL("libcuda.so.1")  # loads the library only: no CUDA call, nothing to undo before a fork
+    except OSError:
+        return False
+    return True
+
+
 def resolve_device(device: str) -> str:
+    """``nlp.device`` -> ``cpu`` or the CUDA device to use. ``auto``: CUDA when torch sees a GPU, else
+    the CPU (decided without importing torch on a machine without a CUDA driver).
+
+    >>> resolve_device("cpu")
+    'cpu'
+    """
     if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
         raise ConfigError(f"nlp.device must be auto, cpu or cuda (got {device!r})")
-    if device == "cpu":
+    if device == "cpu" or (device == "auto" and not cuda_driver_loadable()):
         return "cpu"
     import torch
 

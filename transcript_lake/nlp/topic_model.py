@@ -18,8 +18,16 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
+from .imports import import_without
 
 log = logging.getLogger("transcript_lake")
+
+# BERTopic imports every embedding backend it knows when it is imported (sentence-transformers, and so
+# transformers and torch: ~6 s of an 11 s import on 2 cores). It is fitted here on the stored vectors with
+# no embedding model and saved as safetensors through numpy, so none of them is used: the driver imports it
+# without them where it has not imported them already (transcript_lake.nlp.imports).
+BERTOPIC_UNUSED_BACKENDS = frozenset({"sentence_transformers", "transformers", "torch", "huggingface_hub",
+                                      "model2vec", "openai", "cohere", "langchain", "litellm", "fastembed"})
 
 
 def _importable(*modules: str) -> str | None:
@@ -146,7 +154,7 @@ def cache_numba_compiles(*packages: str) -> int:
 
 def build_model(settings: dict, backend: str, stop_words: list[str], device: str = "cuda"):
     """A BERTopic model from the ``topics.*`` settings on ``backend`` (``resolve_backend``'s answer)."""
-    from bertopic import BERTopic
+    bertopic = import_without("bertopic", BERTOPIC_UNUSED_BACKENDS)
     from bertopic.vectorizers import ClassTfidfTransformer
 
     u, h = settings["umap"], settings["hdbscan"]
@@ -167,7 +175,7 @@ def build_model(settings: dict, backend: str, stop_words: list[str], device: str
                             cluster_selection_method=h["cluster_selection_method"], prediction_data=True)
     vec = settings["vectorizer"]
     vectorizer = _count_vectorizer(stop_words=stop_words, ngram_range=tuple(vec["ngram_range"]), min_df=vec["min_df"])
-    return BERTopic(umap_model=umap_model, hdbscan_model=hdbscan_model, vectorizer_model=vectorizer,
+    return bertopic.BERTopic(umap_model=umap_model, hdbscan_model=hdbscan_model, vectorizer_model=vectorizer,
                     ctfidf_model=ClassTfidfTransformer(reduce_frequent_words=settings["reduce_frequent_words"]),
                     min_topic_size=settings["min_topic_size"], top_n_words=settings["top_n_words"],
                     calculate_probabilities=False, embedding_model=None, verbose=False)
