@@ -35,8 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from transcript_lake.config import load_config  # noqa: E402
-from transcript_lake.search import (SIGNALS, SearchSettings, format_results, load_index, query_encoder,  # noqa: E402
-                                    rank, search_index)
+from transcript_lake.search import (SIGNALS, SearchSettings, fold_adjacent, format_results,  # noqa: E402
+                                    load_index, query_encoder, rank, search_index)
 
 GENERIC = re.compile(r"^\W*(intro|introduction|outro|conclusions?|recap|summary|a short recap|wrapping things up|"
                      r"wrap up|closing thoughts|final thoughts)\W*$", re.I)
@@ -76,9 +76,12 @@ def named_queries(con, queries: list[tuple[str, str, int]]) -> list[tuple[str, s
     return [(v, f"{t} in {short_name(titles[v])}", c) for v, t, c in queries if short_name(titles.get(v) or "")]
 
 
+RANKED = 500  # windows ranked per query for hit@k and MRR (a first hit further down adds < 0.002 to MRR)
+
+
 def evaluate(index, conf, queries, qvecs, s: SearchSettings, chapter_of: np.ndarray) -> dict:
     vid_of = {v["video_id"]: i for i, v in enumerate(index.videos)}
-    vid = np.asarray(index.vid)
+    vid, widx = np.asarray(index.vid), np.asarray(index.widx)
     h1 = h5 = iv = 0
     mrr = 0.0
     for (video, title, chapter), qv in zip(queries, qvecs):
@@ -86,7 +89,10 @@ def evaluate(index, conf, queries, qvecs, s: SearchSettings, chapter_of: np.ndar
         score = np.where(r.eligible, r.score, -np.inf)
         hit = (vid == vid_of[video]) & (chapter_of == chapter)
         order = np.argsort(-score, kind="stable")
-        first = np.flatnonzero(hit[order] & np.isfinite(score[order]))
+        order = order[np.isfinite(score[order])][:RANKED]
+        # as results are shown: a window next to a better-ranked one of the same video is folded into it
+        shown = order[fold_adjacent(list(zip(vid[order].tolist(), widx[order].tolist())), s.fold_adjacent, len(order))]
+        first = np.flatnonzero(hit[shown])
         if len(first):
             mrr += 1.0 / (first[0] + 1)
             h1 += first[0] == 0

@@ -1,8 +1,10 @@
-"""``transcript_lake.nlp.imports``: keybert, spaCy and BERTopic imported without the optional backends they
-would load and never use here (torch, transformers, sentence-transformers), with the same results as when
-they are imported the usual way; ``nlp.device=auto`` resolved without torch where no CUDA driver is. Each case is its own process, as a Spark Python worker is: "lean" imports
-as the project does; "usual" has imported sentence-transformers (so torch and transformers) first, as a
-worker of a torch-embedded lake has, so nothing is left out."""
+"""``transcript_lake.nlp.imports``: keybert, spaCy and BERTopic without their unused backends.
+
+They are imported without the optional backends they would load and never use here (torch, transformers,
+sentence-transformers), with the same results as when they are imported the usual way; ``nlp.device=auto``
+is resolved without torch where no CUDA driver is. Each case is its own process, as a Spark Python worker
+is: "lean" imports as the project does; "usual" has imported sentence-transformers (so torch and
+transformers) first, as a worker of a torch-embedded lake has, so nothing is left out."""
 
 from __future__ import annotations
 

@@ -239,6 +239,7 @@ class SearchSettings:
     query_backend: str
     threads: int
     video_prior: float = 0.0
+    fold_adjacent: int = 1
 
     @classmethod
     def from_conf(cls, conf: Config) -> "SearchSettings":
@@ -252,13 +253,16 @@ class SearchSettings:
         video_prior = float(conf.get("search.video_prior", 0.0) or 0.0)
         if video_prior < 0:
             raise UserError("search.video_prior must not be negative")
+        fold = conf.get("search.fold_adjacent", 1)
+        if not isinstance(fold, int) or isinstance(fold, bool) or fold < 0:
+            raise UserError(f"search.fold_adjacent must be a whole number of windows, 0 or more (got {fold!r})")
         return cls(weights=weights, chapter_titles=bool(conf.get("search.chapter_titles", True)),
                    context=float(conf.get("search.context", 0.5)),
                    k1=float(conf.get("search.bm25.k1", 1.2)), b=float(conf.get("search.bm25.b", 0.75)),
                    min_dense=float(conf.get("search.min_dense", 0.3)),
                    max_query_chars=int(conf.get("search.max_query_chars", 1000)),
                    query_backend=str(conf.get("search.query_backend", "auto")),
-                   threads=int(conf.get("search.threads", 2) or 0), video_prior=video_prior)
+                   threads=int(conf.get("search.threads", 2) or 0), video_prior=video_prior, fold_adjacent=fold)
 
     def weight(self, signal: str) -> float:
         if signal == "chapter" and not self.chapter_titles:
@@ -1121,6 +1125,27 @@ def _filter_mask(index: Index, video: str | None, channel: str | None) -> np.nda
     return keep[np.asarray(index.vid)]
 
 
+def fold_adjacent(ranked: Sequence[tuple], radius: int, top: int) -> list[int]:
+    """Positions in ``ranked`` (``(video, window_idx)`` pairs, best first) of the results to show: a
+    window within ``radius`` windows of a better-ranked result of the same video is the same passage
+    (windows overlap in what they discuss, and the context signal lifts a match's neighbours), so it is
+    folded into that result instead of taking one of the ``top`` places. ``radius`` 0 keeps every window.
+
+    >>> fold_adjacent([("a", 4), ("a", 5), ("b", 5), ("a", 3), ("a", 7)], 1, 3)
+    [0, 2, 4]
+    """
+    kept: list[int] = []
+    folded: set = set()  # (video, window_idx) next to a shown result
+    for i, (video, widx) in enumerate(ranked):
+        if len(kept) == top:
+            break
+        if (video, int(widx)) in folded:
+            continue
+        kept.append(i)
+        folded.update((video, int(widx) + d) for d in range(-radius, radius + 1))
+    return kept
+
+
 def search(conf: Config, query: str, video: str | None = None, channel: str | None = None, top: int = 10) -> list[SearchResult]:
     """The ``top`` moments for ``query`` across the lake (or inside one ``video`` / ``channel``).
 
@@ -1155,10 +1180,12 @@ def search_index(conf: Config, index: Index, text: str, video: str | None, chann
     docs = np.flatnonzero(cand)
     if not len(docs):
         return []
-    k = min(top, len(docs))
+    # enough candidates that folding neighbours into better results still leaves ``top`` to show
+    k = min(top * (2 * s.fold_adjacent + 1), len(docs))
     scores = r.score[docs]
     pick = docs[np.argpartition(-scores, k - 1)[:k]] if k < len(docs) else docs
     pick = sorted(pick, key=lambda d: (-r.score[d], int(index.vid[d]), int(index.widx[d])))
+    pick = [pick[i] for i in fold_adjacent([(int(index.vid[d]), int(index.widx[d])) for d in pick], s.fold_adjacent, top)]
     return [build_result(conf, _candidate(index, r, int(d), s), i, s, r.terms) for i, d in enumerate(pick, start=1)]
 
 
@@ -1364,7 +1391,8 @@ def search_spark(spark: "SparkSession", conf: Config, query: str, video: str | N
     if not info["matched"] or not (query_terms(text) or info["concepts"]):
         frame.unpersist()
         return []
-    top_rows = frame.orderBy(F.desc("score"), "video_id", "window_idx").limit(top).collect()
+    ranked = frame.orderBy(F.desc("score"), "video_id", "window_idx").limit(top * (2 * s.fold_adjacent + 1)).collect()
+    top_rows = [ranked[i] for i in fold_adjacent([(r["video_id"], r["window_idx"]) for r in ranked], s.fold_adjacent, top)]
     if not top_rows:
         frame.unpersist()
         return []

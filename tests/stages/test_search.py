@@ -225,6 +225,28 @@ def test_the_video_prior_ranks_videos_and_never_reorders_the_windows_of_one(gold
     assert share.max() > 0 and vid[int(np.argmax(lift))] == vid[int(np.argmax(share))]
 
 
+def test_a_window_next_to_a_better_result_of_its_video_is_folded_into_it(gold_lake):
+    """``search.fold_adjacent``: results are moments, not overlapping windows of one passage. With the
+    default (1) no two results of a video are neighbouring windows; the folded list is the unfolded one
+    with exactly those neighbours taken out, in the same order; 0 shows every window."""
+    conf = gold_lake[0]
+    query = "deep learning machine GPU"
+    unfolded = search(conf.with_overrides(["search.fold_adjacent=0"]), query, top=30)
+    folded = search(conf, query, top=10)
+    key = [(h.video_id, h.window_idx) for h in unfolded]
+    assert any(v == w and abs(a - b) == 1 for v, a in key[:10] for w, b in key[:10]), "the query must have neighbours to fold"
+    shown = [(h.video_id, h.window_idx) for h in folded]
+    assert len(shown) == 10 and not any(v == w and abs(a - b) <= 1 for i, (v, a) in enumerate(shown) for w, b in shown[i + 1:])
+    expected = []
+    for v, w in key:  # the rule, replayed on the unfolded ranking
+        if len(expected) < 10 and not any(v == v2 and abs(w - w2) <= 1 for v2, w2 in expected):
+            expected.append((v, w))
+    assert shown == expected
+    assert [h.rank for h in folded] == list(range(1, 11))
+    with pytest.raises(UserError, match="fold_adjacent"):
+        search(conf.with_overrides(["search.fold_adjacent=-1"]), query)
+
+
 def test_spark_gives_the_same_ranking(spark, gold_lake):
     conf, _ = gold_lake
     for query, kw in (("which GPU: is the RTX 3090 worth it?", {}), ("language model", {"video": "t3YJ5hKiMQ0"})):

@@ -176,9 +176,9 @@ def build_model(settings: dict, backend: str, stop_words: list[str], device: str
     vec = settings["vectorizer"]
     vectorizer = _count_vectorizer(stop_words=stop_words, ngram_range=tuple(vec["ngram_range"]), min_df=vec["min_df"])
     return bertopic.BERTopic(umap_model=umap_model, hdbscan_model=hdbscan_model, vectorizer_model=vectorizer,
-                    ctfidf_model=ClassTfidfTransformer(reduce_frequent_words=settings["reduce_frequent_words"]),
-                    min_topic_size=settings["min_topic_size"], top_n_words=settings["top_n_words"],
-                    calculate_probabilities=False, embedding_model=None, verbose=False)
+                             ctfidf_model=ClassTfidfTransformer(reduce_frequent_words=settings["reduce_frequent_words"]),
+                             min_topic_size=settings["min_topic_size"], top_n_words=settings["top_n_words"],
+                             calculate_probabilities=False, embedding_model=None, verbose=False)
 
 
 class SavedTopics:
