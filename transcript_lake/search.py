@@ -1146,6 +1146,16 @@ def fold_adjacent(ranked: Sequence[tuple], radius: int, top: int) -> list[int]:
     return kept
 
 
+def fold_candidates(top: int, radius: int) -> int:
+    """How many best-ranked windows :func:`fold_adjacent` needs to still show ``top`` results: each shown
+    result folds at most ``2 radius`` windows, so ``top (2 radius + 1)`` always leave ``top``.
+
+    >>> fold_candidates(10, 1)
+    30
+    """
+    return top * (2 * radius + 1)
+
+
 def search(conf: Config, query: str, video: str | None = None, channel: str | None = None, top: int = 10) -> list[SearchResult]:
     """The ``top`` moments for ``query`` across the lake (or inside one ``video`` / ``channel``).
 
@@ -1180,8 +1190,7 @@ def search_index(conf: Config, index: Index, text: str, video: str | None, chann
     docs = np.flatnonzero(cand)
     if not len(docs):
         return []
-    # enough candidates that folding neighbours into better results still leaves ``top`` to show
-    k = min(top * (2 * s.fold_adjacent + 1), len(docs))
+    k = min(fold_candidates(top, s.fold_adjacent), len(docs))
     scores = r.score[docs]
     pick = docs[np.argpartition(-scores, k - 1)[:k]] if k < len(docs) else docs
     pick = sorted(pick, key=lambda d: (-r.score[d], int(index.vid[d]), int(index.widx[d])))
@@ -1391,7 +1400,7 @@ def search_spark(spark: "SparkSession", conf: Config, query: str, video: str | N
     if not info["matched"] or not (query_terms(text) or info["concepts"]):
         frame.unpersist()
         return []
-    ranked = frame.orderBy(F.desc("score"), "video_id", "window_idx").limit(top * (2 * s.fold_adjacent + 1)).collect()
+    ranked = frame.orderBy(F.desc("score"), "video_id", "window_idx").limit(fold_candidates(top, s.fold_adjacent)).collect()
     top_rows = [ranked[i] for i in fold_adjacent([(r["video_id"], r["window_idx"]) for r in ranked], s.fold_adjacent, top)]
     if not top_rows:
         frame.unpersist()
