@@ -14,7 +14,8 @@ from pyspark.sql import functions as F
 from conftest import ROOT, copy_lake, load, versions
 from transcript_lake.errors import UserError
 from transcript_lake.incremental import fingerprints, plan_stage
-from transcript_lake.pipeline import format_summary, plan_pipeline, run_pipeline, stage_settings
+from transcript_lake.pipeline import (format_summary, parallel_stages, plan_pipeline, run_pipeline, stage_settings,
+                                      stage_waits_for)
 from transcript_lake.registry import get_stage, select_stages, stage_names
 from transcript_lake.lake import table_path
 from transcript_lake.nlp.encoders import BACKENDS, PRECISIONS, supported
@@ -72,10 +73,47 @@ def test_second_run_skips_every_stage_and_writes_only_its_history(spark, gold_la
 def test_a_failing_stage_is_recorded_and_the_error_propagates(spark, gold_lake, tmp_path):
     conf = copy_lake(gold_lake[0], tmp_path / "lake").with_overrides(["topics.backend=gpu", "topics.gpu_fallback=error"])
     with pytest.raises(Exception, match="cuML|CUDA|cuml"):
-        run_pipeline(spark, conf, ["topics"])
+        run_pipeline(spark, conf, ["windows", "topics"])  # started together: neither waits for the other
     rows = load(spark, conf, "pipeline_runs").filter("status = 'failed'").collect()
     assert [(r["stage"], r["status"]) for r in rows] == [("topics", "failed")]
     assert rows[0]["error"] and rows[0]["reason"] == "config changed"
+    # the stage that ran beside it is recorded too (skipped: nothing it reads changed)
+    assert runs(spark, conf, rows[0]["run_id"])["windows"]["status"] == "skipped"
+
+
+def test_independent_stages_run_at_once_with_the_same_tables_and_their_own_commit_metadata(spark, gold_lake, tmp_path):
+    from delta.tables import DeltaTable
+    from lake_compare import assert_lakes_equal
+
+    from transcript_lake.errors import ConfigError
+
+    # the order is derived from what each stage reads: after terms, three stages need nothing of each other
+    waits = stage_waits_for(stage_names())
+    assert waits["vocabulary"] == waits["windows"] == {"segments"}
+    assert {s for s in ("concepts", "search", "topics") if waits[s] & {"concepts", "search", "topics"}} == set()
+    assert "concepts" in waits["timelines"] and "terms" in waits["concepts"]
+    assert stage_waits_for(["concepts", "timelines"]) == {"concepts": set(), "timelines": {"concepts"}}  # not chosen: not waited for
+
+    reference = gold_lake[0]
+    conf = copy_lake(reference, tmp_path / "lake").with_overrides(["run.full_refresh=true", "run.parallel_stages=3"])
+    summary = run_pipeline(spark, conf, ["windows", "vocabulary"])
+    assert list(summary.results) == ["vocabulary", "windows"]  # pipeline order, whatever finished first
+    assert summary.ran == ["vocabulary", "windows"]
+    rows = runs(spark, conf, summary.run_id)
+    vocabulary, windows = rows["vocabulary"], rows["windows"]
+    assert vocabulary["started_at"] < windows["finished_at"] and windows["started_at"] < vocabulary["finished_at"]  # at once
+    # each stage stamped its own commits although they ran at the same time (one Spark session each)
+    for stage, table in (("vocabulary", "vocabulary"), ("windows", "windows")):
+        meta = json.loads(DeltaTable.forPath(spark, table_path(conf, table)).history(1).first()["userMetadata"])
+        assert meta == {"run_id": summary.run_id, "stage": stage, "config_hash": rows[stage]["config_hash"]}
+    # rebuilt from scratch beside each other: the rows of the reference lake
+    lake, gold = conf.get("lake.root"), reference.get("lake.root")
+    assert assert_lakes_equal(spark, lake, gold, only={"vocabulary", "windows"}) == ["vocabulary", "windows"]
+
+    for bad in (0, -1, 1.5, "two", True):
+        with pytest.raises(ConfigError, match="run.parallel_stages"):
+            parallel_stages(conf.with_overrides([f"run.parallel_stages={bad}"]))
+    assert parallel_stages(conf.with_overrides(["run.parallel_stages=1"])) == 1
 
 
 def test_a_column_declared_later_is_added_to_an_existing_table(spark, tmp_path):

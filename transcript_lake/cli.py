@@ -105,7 +105,7 @@ def load(args):
 def cmd_run(args) -> int:
     from . import jvm_archive
     from .lock import lake_lock
-    from .pipeline import format_summary, run_pipeline
+    from .pipeline import format_summary, parallel_stages, run_pipeline
     from .registry import get_stage, select_stages
     from .spark import build_spark
 
@@ -115,6 +115,7 @@ def cmd_run(args) -> int:
         args.set = [*args.set, f"run.lock_wait_s={args.wait}"]
     conf = load(args)
     chosen = select_stages(args.only, args.start)
+    parallel_stages(conf)  # a bad value is one line before any JVM starts, like the stages' own checks
     for name in chosen:  # pre-flight: a missing input or a bad setting is one line, before any JVM starts
         stage = get_stage(name)
         if stage.preflight:

@@ -1,5 +1,6 @@
 """The orchestrator: the registered stages in dependency order, each skipped when nothing it depends on
-changed, each recorded in ``pipeline_runs``.
+changed, each recorded in ``pipeline_runs``. Stages that do not read each other's tables run at once, up to
+``run.parallel_stages`` (:func:`stage_waits_for` derives what each waits for from the declarations).
 
 For every chosen stage: compute its settings (``stage.settings(conf)``) and its plan
 (:func:`~transcript_lake.incremental.plan_stage`: input versions, settings hash, non-table inputs,
@@ -22,8 +23,10 @@ import hashlib
 import json
 import logging
 import re
+import threading
 import time
 import uuid
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,6 +37,7 @@ from pyspark.sql import SparkSession
 from . import __version__
 from .catalog import register_lake
 from .config import Config
+from .errors import ConfigError
 from .incremental import StagePlan, commit_stage, fingerprints, plan_stage
 from .lake import lake_root, local_table_dir, table_path
 from .lock import lake_lock
@@ -139,72 +143,183 @@ def plan_pipeline(spark: SparkSession | None, conf: Config, stages: Sequence[str
     return plans
 
 
+def parallel_stages(conf: Config) -> int:
+    """``run.parallel_stages``: how many independent stages may run at once (1: one after another)."""
+    value = conf.get("run.parallel_stages", 1)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"run.parallel_stages must be a whole number >= 1, not {value!r}")
+    return value
+
+
+def stage_waits_for(chosen: Sequence[str]) -> dict[str, set[str]]:
+    """For each chosen stage, the chosen stages it must wait for: those that write a table it reads.
+    Stages not chosen are not waited for (their tables are what the lake holds)."""
+    owner = {t: n for n in chosen for t in get_stage(n).outputs}
+    return {n: {owner[t] for t in get_stage(n).inputs if t in owner} for n in chosen}
+
+
+def stage_session(spark: SparkSession, concurrent: bool) -> SparkSession:
+    """The session a stage runs in. Stages running at once each get their own session on the same
+    SparkContext (``newSession``: same cluster, cache and catalog), because a session's SQL conf is
+    shared by its threads and each stage stamps its commits through it (``COMMIT_METADATA``). The
+    parent's runtime settings are carried over."""
+    if not concurrent:
+        return spark
+    child = spark.newSession()
+    for key, value in spark.conf.getAll.items():
+        if child.conf.get(key, None) != value:
+            try:
+                child.conf.set(key, value)
+            except Exception:  # a static setting: the SparkContext already has it
+                pass
+    return child
+
+
+class _RunState:
+    """What the stages of one run share: the summary, the ``pipeline_runs`` rows of skipped stages not
+    yet written, and a lock around the orchestrator's own writes (``stage_state``, ``pipeline_runs``),
+    which stages running at once must not commit at the same moment (Delta would make one retry or fail)."""
+
+    def __init__(self, summary: PipelineSummary):
+        self.summary = summary
+        self.pending: list[dict] = []
+        self.lock = threading.Lock()
+
+
+def _run_stage(spark: SparkSession, conf: Config, state: _RunState, i: int, n: int, name: str, planned: dict,
+               last: dict, refresh: bool, concurrent: bool) -> None:
+    """Plan, run and record one stage (the body of the orchestrator's loop)."""
+    summary, run_id = state.summary, state.summary.run_id
+    stage, settings, _ = planned[name]
+    # planned again just before it runs (a listing): the stages before it may have written its inputs
+    plan = plan_stage(spark, conf, stage, settings, last.get(name), refresh)
+    summary.plans[name] = plan
+    started = datetime.now(timezone.utc)
+    if not plan.run:
+        log.info("[pipeline] %d/%d %s: skipped (%s)", i, n, name, plan.reason)
+        result = StageResult(name, status="skipped", reason=plan.reason)
+        summary.results[name] = result
+        row = _row(run_id, plan, result, started, conf, settings, {})
+        summary.rows[name] = row
+        with state.lock:
+            state.pending.append(row)
+        return
+    log.info("[pipeline] %d/%d %s: running (%s)", i, n, name, plan.reason)
+    result = StageResult(name, reason=plan.reason)
+    session = stage_session(spark, concurrent)
+    rows_in = {t: table_rows(session, conf, t) for t in plan.input_versions}
+    ctx = StageContext(session, conf, stage, settings, refresh, result)
+    # Every Delta commit of the stage carries the run, the stage and its settings hash (DESCRIBE
+    # HISTORY -> userMetadata), so each table version says which config produced it.
+    session.conf.set(COMMIT_METADATA, json.dumps({"run_id": run_id, "stage": name, "config_hash": plan.settings_hash}))
+    try:
+        stage.run(ctx)
+        with state.lock:
+            commit_stage(session, conf, plan, ctx.video_plan)  # markers + fingerprint, written last
+    except BaseException as exc:
+        result.status, result.seconds = "failed", ctx.timer.elapsed
+        summary.results[name] = result
+        message = str(exc).strip().splitlines()[0][:500] if str(exc).strip() else ""
+        row = _row(run_id, plan, result, started, conf, settings, rows_in, f"{type(exc).__name__}: {message}")
+        summary.rows[name] = row
+        if not isinstance(exc, KeyboardInterrupt):
+            try:
+                with state.lock:
+                    append_history(session, conf, state.pending + [row])
+                    state.pending = []
+            except Exception:  # recording must not hide the stage's own error
+                log.exception("[pipeline] could not record the failure of %s", name)
+        raise
+    finally:
+        session.conf.unset(COMMIT_METADATA)
+    result.seconds = ctx.timer.elapsed
+    summary.results[name] = result
+    shown = ", ".join(f"{k}={v}" for k, v in result.metrics.items())
+    log.info("[%s] finished in %.1f s: %s", name, result.seconds, shown)
+    row = _row(run_id, plan, result, started, conf, settings, rows_in)
+    summary.rows[name] = row
+    with state.lock:
+        append_history(session, conf, state.pending + [row])
+        state.pending = []
+    log.info("[pipeline] %d/%d %s: done in %.1f s, %s", i, n, name, result.seconds,
+             ", ".join(f"{t}={rows:,}" for t, rows in plan.rows_out.items()))
+
+
 def _run_pipeline(spark: SparkSession, conf: Config, stages: Sequence[str] | None, register: bool) -> PipelineSummary:
     t0 = time.perf_counter()
     summary = PipelineSummary(_new_run_id(), conf)
-    run_id = summary.run_id
     last = fingerprints(spark, conf)
     planned = plan_pipeline(spark, conf, stages, last)
     chosen = list(planned)
     refresh = full_refresh(conf)
-    pending: list[dict] = []  # skipped-stage rows, written together with the next stage's row
-    log.info("[pipeline] run %s: %s%s (transcript_lake %s from %s)", run_id, " -> ".join(chosen),
+    width = min(parallel_stages(conf), len(chosen)) or 1
+    log.info("[pipeline] run %s: %s%s (transcript_lake %s from %s)", summary.run_id, " -> ".join(chosen),
              " (full refresh)" if refresh else "", __version__, Path(__file__).resolve().parent)
-    for i, name in enumerate(chosen, start=1):
-        stage, settings, _ = planned[name]
-        # planned again just before it runs (a listing): the stages before it may have written its inputs
-        plan = plan_stage(spark, conf, stage, settings, last.get(name), refresh)
-        summary.plans[name] = plan
-        started = datetime.now(timezone.utc)
-        if not plan.run:
-            log.info("[pipeline] %d/%d %s: skipped (%s)", i, len(chosen), name, plan.reason)
-            result = StageResult(name, status="skipped", reason=plan.reason)
-            summary.results[name] = result
-            row = _row(run_id, plan, result, started, conf, settings, {})
-            summary.rows[name] = row
-            pending.append(row)
-            continue
-        log.info("[pipeline] %d/%d %s: running (%s)", i, len(chosen), name, plan.reason)
-        result = StageResult(name, reason=plan.reason)
-        rows_in = {t: table_rows(spark, conf, t) for t in plan.input_versions}
-        ctx = StageContext(spark, conf, stage, settings, refresh, result)
-        # Every Delta commit of the stage carries the run, the stage and its settings hash (DESCRIBE
-        # HISTORY -> userMetadata), so each table version says which config produced it.
-        spark.conf.set(COMMIT_METADATA, json.dumps({"run_id": run_id, "stage": name, "config_hash": plan.settings_hash}))
-        try:
-            stage.run(ctx)
-            commit_stage(spark, conf, plan, ctx.video_plan)  # markers + fingerprint, written last
-        except BaseException as exc:
-            result.status, result.seconds = "failed", ctx.timer.elapsed
-            summary.results[name] = result
-            message = str(exc).strip().splitlines()[0][:500] if str(exc).strip() else ""
-            row = _row(run_id, plan, result, started, conf, settings, rows_in, f"{type(exc).__name__}: {message}")
-            summary.rows[name] = row
-            if not isinstance(exc, KeyboardInterrupt):
-                try:
-                    append_history(spark, conf, pending + [row])
-                except Exception:  # recording must not hide the stage's own error
-                    log.exception("[pipeline] could not record the failure of %s", name)
-            raise
-        finally:
-            spark.conf.unset(COMMIT_METADATA)
-        result.seconds = ctx.timer.elapsed
-        summary.results[name] = result
-        shown = ", ".join(f"{k}={v}" for k, v in result.metrics.items())
-        log.info("[%s] finished in %.1f s: %s", name, result.seconds, shown)
-        row = _row(run_id, plan, result, started, conf, settings, rows_in)
-        summary.rows[name] = row
-        append_history(spark, conf, pending + [row])
-        pending = []
-        log.info("[pipeline] %d/%d %s: done in %.1f s, %s", i, len(chosen), name, result.seconds,
-                 ", ".join(f"{t}={n:,}" for t, n in plan.rows_out.items()))
-    if pending:
-        append_history(spark, conf, pending)
+    state = _RunState(summary)
+    index = {name: i for i, name in enumerate(chosen, start=1)}
+    try:
+        if width == 1:
+            for name in chosen:
+                _run_stage(spark, conf, state, index[name], len(chosen), name, planned, last, refresh, False)
+        else:
+            _run_concurrently(spark, conf, state, chosen, index, planned, last, refresh, width)
+    except Exception:
+        if state.pending:  # skipped stages not yet recorded when another stage failed
+            try:
+                append_history(spark, conf, state.pending)
+            except Exception:  # recording must not hide the stage's own error
+                log.exception("[pipeline] could not record the skipped stages")
+        raise
+    if state.pending:
+        append_history(spark, conf, state.pending)
     if summary.ran and register:
         register_lake(spark, conf)  # tables a stage created become visible by name to later SQL
+    # the summary lists stages in pipeline order, whatever order they finished in
+    summary.results = {n: summary.results[n] for n in chosen if n in summary.results}
     _count_tables(summary)
     summary.seconds = time.perf_counter() - t0
     return summary
+
+
+def _run_concurrently(spark: SparkSession, conf: Config, state: _RunState, chosen: list[str], index: dict,
+                      planned: dict, last: dict, refresh: bool, width: int) -> None:
+    """Run up to ``width`` stages at once, each as soon as every stage it waits for has finished, in
+    pipeline order among those ready; two stages that write the same shared table (``quarantine``) never
+    run together. On a failure nothing new starts, the running stages finish (and are recorded), then the
+    first error propagates. Why: most of a small run is fixed cost per stage (Delta log reads, planning,
+    commits, Python worker start-up) that leaves the cores idle; independent stages fill them."""
+    waits_for = stage_waits_for(chosen)
+    todo, running, done = list(chosen), {}, set()
+    failure: BaseException | None = None
+    with ThreadPoolExecutor(max_workers=width, thread_name_prefix="stage") as pool:
+        try:
+            while todo or running:
+                if failure is None:
+                    busy_shared = {t for n in running.values() for t in get_stage(n).writes}
+                    for name in list(todo):
+                        if len(running) >= width:
+                            break
+                        if waits_for[name] <= done and not set(get_stage(name).writes) & busy_shared:
+                            todo.remove(name)
+                            busy_shared |= set(get_stage(name).writes)
+                            future = pool.submit(_run_stage, spark, conf, state, index[name], len(chosen), name,
+                                                 planned, last, refresh, True)
+                            running[future] = name
+                if not running:
+                    break
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    name = running.pop(future)
+                    error = future.exception()
+                    if error is None:
+                        done.add(name)
+                    elif failure is None:
+                        failure = error
+        except BaseException:  # Ctrl-C: stop the running stages' Spark jobs so their threads return
+            spark.sparkContext.cancelAllJobs()
+            raise
+    if failure is not None:
+        raise failure
 
 
 def _count_tables(summary: PipelineSummary) -> None:
