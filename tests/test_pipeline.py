@@ -186,3 +186,40 @@ def test_config_drift_invalidates_exactly_the_dependent_stages_and_tables_record
     assert '"target_words": 100' in row["config"]
     mentions_meta = json.loads(DeltaTable.forPath(spark, table_path(conf, "mentions")).history(1).first()["userMetadata"])
     assert mentions_meta["stage"] == "terms" and mentions_meta["run_id"] == summary.run_id
+
+
+def test_independent_steps_of_a_stage_run_at_once_and_an_error_is_raised_once_all_finished(tmp_path):
+    import threading
+    import time
+
+    from conftest import make_conf
+    from transcript_lake.stage import Settings, StageContext, StageResult
+
+    def context(parallel: int) -> StageContext:
+        conf = make_conf(tmp_path / "lake", overrides=[f"run.parallel_stages={parallel}"])
+        return StageContext(None, conf, get_stage("timelines"), Settings({}), False, StageResult("timelines"))
+
+    both_running = threading.Barrier(2, timeout=30)  # passes only when the two steps run at the same time
+
+    def step(value):
+        both_running.wait()
+        return value
+
+    assert context(3).at_once(lambda: step("a"), lambda: step("b")) == ["a", "b"]  # results in order
+
+    finished = []
+
+    def failing():
+        raise ValueError("step one failed")
+
+    def slow():
+        time.sleep(0.5)
+        finished.append("slow")
+
+    with pytest.raises(ValueError, match="step one failed"):
+        context(3).at_once(failing, slow)
+    assert finished == ["slow"]  # the other step was not abandoned half-way
+
+    threads = []
+    context(1).at_once(lambda: threads.append(threading.current_thread()), lambda: threads.append(threading.current_thread()))
+    assert threads == [threading.current_thread()] * 2  # run.parallel_stages=1: one after another, on the caller's thread

@@ -157,6 +157,28 @@ class StageContext:
     def step(self, message: str, *args) -> None:
         self.timer.step(message, *args)
 
+    def at_once(self, *steps: Callable[[], Any]) -> list:
+        """Run independent steps of the stage at the same time (threads on the stage's session) and return
+        their results in order; once all have finished, the first error is raised. Why: a step's Spark
+        jobs and commits leave the cores idle in between (planning, Delta log, Python worker start-up),
+        and another step fills the gaps. With ``run.parallel_stages: 1`` they run one after another.
+
+        Example (terms: spaCy and the window embeddings read the same windows, not each other)::
+
+            (n_mentions, mentions), vectors = ctx.at_once(spacy_step, embedding_step)
+        """
+        if int(self.conf.get("run.parallel_stages", 1)) <= 1 or len(steps) < 2:
+            return [step() for step in steps]
+        from concurrent.futures import ThreadPoolExecutor, wait
+
+        with ThreadPoolExecutor(max_workers=len(steps), thread_name_prefix=f"{self.stage.name}-step") as pool:
+            futures = [pool.submit(step) for step in steps]
+            wait(futures)
+        for future in futures:
+            if future.exception() is not None:
+                raise future.exception()
+        return [future.result() for future in futures]
+
     def plan_videos(self, upstream: "DataFrame") -> "VideoPlan":
         """Which videos to rebuild: ``upstream`` (video_id, upstream_hash) against this stage's markers
         and settings hash. The orchestrator commits the markers after ``run`` returns."""

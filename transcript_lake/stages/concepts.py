@@ -330,44 +330,50 @@ def run(ctx: StageContext) -> None:
     ctx.step("%d candidate edge(s); %s", len(edges), ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
     alias_schema = "alias string, concept string, rule string, similarity double, evidence string, written_source string"
     aliases = spark.createDataFrame(rows, alias_schema)
-    alias_changes = merge_changes(spark, conf, "concept_aliases", aliases, ["alias"])
 
-    # 7. The concept rows: counts of spoken mentions under the canonical key; label, kind, salience.
-    amap = aliases.select(F.col("alias").alias("key"), F.col("concept").alias("canonical"))
-    m = (spoken.join(amap, spoken["concept"] == amap["key"]).select("video_id", "surface", F.col("canonical").alias("concept"))
-         .join(videos, "video_id"))
-    kp = (read_table(spark, conf, "keyphrases").join(amap, F.col("concept") == F.col("key"))
-          .groupBy(F.col("canonical").alias("concept")).agg(F.count("*").alias("n_keyphrases")))
-    agg = (m.groupBy("concept").agg(F.mode("surface", deterministic=True).alias("surface"), F.count("*").alias("n_mentions"),
-                                   F.countDistinct("video_id").alias("n_videos"),
-                                   F.min_by("video_id", "upload_rank").alias("first_video_id"),
-                                   F.min("upload_rank").alias("first_upload_rank"))
-           .join(kp, "concept", "left").collect())
-    members: dict[str, list] = {}
-    for alias, concept, rule, score, _, _ in rows:
-        if rule != "self":
-            members.setdefault(concept, []).append((alias, rule, score, stats.get(alias, {}).get("n", 0)))
-    sal = s["salience"]
-    artefacts = ident.compile_patterns(sal["artefacts"])
-    concept_rows = []
-    for r in agg:
-        c = r["concept"]
-        group = [c] + [a for a, *_ in members.get(c, [])]
-        said = [stats[k] for k in group if k in stats and stats[k]["cap_share"] is not None]
-        cap_share = sum(x["cap_share"] * x["n"] for x in said) / sum(x["n"] for x in said) if said else None  # every spoken form
-        label, label_source = label_of(c, index, r["surface"], cap_share)
-        written_name = any(index.get(k, {}).get("names") for k in group)
-        n_kp = int(r["n_keyphrases"] or 0)
-        kind = ident.salience_kind(c, written_name, r["n_mentions"], r["n_videos"], n_kp, artefacts, int(sal["max_term_words"]))
-        concept_rows.append((c, label, sorted(members.get(c, [])) or None, r["n_mentions"], n_kp, r["n_videos"],
-                             r["first_video_id"], r["first_upload_rank"], label_source, kind,
-                             ident.salience_score(kind, r["n_mentions"], n_kp, sal["weights"])))
-    concept_schema = ("concept string, label string, aliases array<struct<alias: string, rule: string, similarity: double, "
-                      "n_mentions: bigint>>, n_mentions bigint, n_keyphrases bigint, n_videos bigint, first_video_id string, "
-                      "first_upload_rank int, label_source string, kind string, salience double")
-    concepts = spark.createDataFrame(concept_rows, concept_schema)
-    concept_changes = merge_changes(spark, conf, "concepts", concepts, ["concept"])
-    result.add(concepts=len(concept_rows), merged=sum(v for k, v in counts.items() if k != "self"),
+    # 7. The concept rows: computed from the alias rows in memory, not from the table, so the alias diff is
+    #    written at the same time (ctx.at_once).
+    def concept_table() -> tuple[int, dict]:
+        # counts of spoken mentions under the canonical key; label, kind, salience.
+        amap = aliases.select(F.col("alias").alias("key"), F.col("concept").alias("canonical"))
+        m = (spoken.join(amap, spoken["concept"] == amap["key"]).select("video_id", "surface", F.col("canonical").alias("concept"))
+             .join(videos, "video_id"))
+        kp = (read_table(spark, conf, "keyphrases").join(amap, F.col("concept") == F.col("key"))
+              .groupBy(F.col("canonical").alias("concept")).agg(F.count("*").alias("n_keyphrases")))
+        agg = (m.groupBy("concept").agg(F.mode("surface", deterministic=True).alias("surface"), F.count("*").alias("n_mentions"),
+                                       F.countDistinct("video_id").alias("n_videos"),
+                                       F.min_by("video_id", "upload_rank").alias("first_video_id"),
+                                       F.min("upload_rank").alias("first_upload_rank"))
+               .join(kp, "concept", "left").collect())
+        members: dict[str, list] = {}
+        for alias, concept, rule, score, _, _ in rows:
+            if rule != "self":
+                members.setdefault(concept, []).append((alias, rule, score, stats.get(alias, {}).get("n", 0)))
+        sal = s["salience"]
+        artefacts = ident.compile_patterns(sal["artefacts"])
+        concept_rows = []
+        for r in agg:
+            c = r["concept"]
+            group = [c] + [a for a, *_ in members.get(c, [])]
+            said = [stats[k] for k in group if k in stats and stats[k]["cap_share"] is not None]
+            cap_share = sum(x["cap_share"] * x["n"] for x in said) / sum(x["n"] for x in said) if said else None  # every spoken form
+            label, label_source = label_of(c, index, r["surface"], cap_share)
+            written_name = any(index.get(k, {}).get("names") for k in group)
+            n_kp = int(r["n_keyphrases"] or 0)
+            kind = ident.salience_kind(c, written_name, r["n_mentions"], r["n_videos"], n_kp, artefacts, int(sal["max_term_words"]))
+            concept_rows.append((c, label, sorted(members.get(c, [])) or None, r["n_mentions"], n_kp, r["n_videos"],
+                                 r["first_video_id"], r["first_upload_rank"], label_source, kind,
+                                 ident.salience_score(kind, r["n_mentions"], n_kp, sal["weights"])))
+        concept_schema = ("concept string, label string, aliases array<struct<alias: string, rule: string, similarity: double, "
+                          "n_mentions: bigint>>, n_mentions bigint, n_keyphrases bigint, n_videos bigint, first_video_id string, "
+                          "first_upload_rank int, label_source string, kind string, salience double")
+        concepts = spark.createDataFrame(concept_rows, concept_schema)
+        concept_changes = merge_changes(spark, conf, "concepts", concepts, ["concept"])
+        return len(concept_rows), concept_changes
+
+    alias_changes, (n_concepts, concept_changes) = ctx.at_once(
+        lambda: merge_changes(spark, conf, "concept_aliases", aliases, ["alias"]), concept_table)
+    result.add(concepts=n_concepts, merged=sum(v for k, v in counts.items() if k != "self"),
                **{f"rule_{k}": v for k, v in sorted(counts.items()) if k != "self"},
                aliases_changed=sum(alias_changes.values()), concepts_changed=sum(concept_changes.values()))
     result.wrote += ["concept_aliases", "concepts"]

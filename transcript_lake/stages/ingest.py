@@ -247,13 +247,14 @@ def run(ctx: StageContext) -> None:
 
     paths = [s.source_path for s in changed]
     raw = parsed.filter(F.col("record_kind").isin("video", "comment"))
-    replace_where(spark, conf, "raw_records", raw, in_list("source_path", paths))
     problems = (parsed.filter(F.col("record_kind") == "problem")
                 .select("source_path", "record_ref", "video_id", "reason", "action", "raw_excerpt"))
     if rejected:
         problems = problems.unionByName(_unreadable_rows(spark, rejected).withColumn("video_id", F.lit(None).cast("string")))
     problems = problems.withColumn("stage", F.lit(NAME)).withColumn("seen_at", F.current_timestamp())
-    replace_where(spark, conf, "quarantine", problems, f"stage = '{NAME}' AND " + in_list("source_path", paths))
+    # two tables from the same parsed rows: written at once; the ledger only after both committed
+    ctx.at_once(lambda: replace_where(spark, conf, "raw_records", raw, in_list("source_path", paths)),
+                lambda: replace_where(spark, conf, "quarantine", problems, f"stage = '{NAME}' AND " + in_list("source_path", paths)))
     ctx.step("wrote raw_records and quarantine for %d file(s)", len(paths))
 
     rows = []

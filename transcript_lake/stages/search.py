@@ -110,17 +110,20 @@ def run(ctx: StageContext) -> None:
     segs = read_table(spark, conf, "segments").filter(changed).select("video_id", "seg_idx", "start_s", "end_s")
     docs = (wins.groupBy("video_id").cogroup(segs.groupBy("video_id"))
             .applyInPandas(index_windows, table_specs()["search_windows"].spark_schema()))
-    n_windows = replace_where(spark, conf, "search_windows", docs, touched)
-    written = read_table(spark, conf, "search_windows").filter(changed)
-    ctx.step("documents: %d window(s)", n_windows)
 
-    # 2. term postings, from the rows just written (analysed once more in the Python workers)
-    terms = written.select("video_id", "window_idx", "text", "chapter_title").mapInArrow(
-        term_rows, table_specs()["search_terms"].spark_schema())
-    n_terms = replace_where(spark, conf, "search_terms", terms, touched)
-    ctx.step("terms: %d posting(s)", n_terms)
+    def documents_and_terms() -> tuple[int, int]:
+        n_windows = replace_where(spark, conf, "search_windows", docs, touched)
+        written = read_table(spark, conf, "search_windows").filter(changed)
+        ctx.step("documents: %d window(s)", n_windows)
+        # 2. term postings, from the rows just written (analysed once more in the Python workers)
+        terms = written.select("video_id", "window_idx", "text", "chapter_title").mapInArrow(
+            term_rows, table_specs()["search_terms"].spark_schema())
+        n_terms = replace_where(spark, conf, "search_terms", terms, touched)
+        ctx.step("terms: %d posting(s)", n_terms)
+        return n_windows, n_terms
 
-    # 3. concept postings: keys as spoken per window, with KeyBERT salience
+    # 3. concept postings: keys as spoken per window, with KeyBERT salience (they need nothing of 1 and 2:
+    #    written at the same time)
     spoken = (read_table(spark, conf, "mentions").filter(changed).filter(F.col("window_idx").isNotNull())
               .groupBy("video_id", "window_idx", "concept")
               .agg(F.count("*").cast("int").alias("mentions"), F.min("seg_idx").cast("int").alias("first_seg_idx")))
@@ -129,7 +132,8 @@ def run(ctx: StageContext) -> None:
     concepts = (spoken.filter(F.col("first_seg_idx").isNotNull())
                 .join(salience, ["video_id", "window_idx", "concept"], "left")
                 .withColumn("salience", F.coalesce("salience", F.lit(0.0)).cast("double")))
-    n_concepts = replace_where(spark, conf, "search_concepts", concepts, touched)
+    (n_windows, n_terms), n_concepts = ctx.at_once(
+        documents_and_terms, lambda: replace_where(spark, conf, "search_concepts", concepts, touched))
     ctx.step("concepts: %d posting(s)", n_concepts)
     result.add(windows_indexed=n_windows, terms_written=n_terms, concepts_written=n_concepts)
     result.wrote += ["search_windows", "search_terms", "search_concepts"]

@@ -12,7 +12,8 @@ worker (``nlp.models``), inputs batched:
    and appended (the cache survives runs).
 4. KeyBERT per window with its own phrases as candidates and the stored embeddings
    (``doc_embeddings`` / ``word_embeddings``): no re-encoding -> ``keyphrases``.
-Only videos whose windows or terms settings changed are processed (``stage_state``); the speed knobs
+Steps 1 + 3 and step 2 run at once (they read the windows, not each other; ``run.parallel_stages: 1``
+runs them one after another). Only videos whose windows or terms settings changed are processed (``stage_state``); the speed knobs
 (``nlp.device``, threads, batch sizes) change no row and rerun nothing.
 """
 
@@ -276,24 +277,17 @@ def _record_encoding(ctx: StageContext) -> None:
     ctx.result.wrote.append("encodings")
 
 
-def run(ctx: StageContext) -> None:
-    spark, conf, result = ctx.spark, ctx.conf, ctx.result
-    s = worker_settings(conf, ctx.settings)
-    plan = ctx.plan_videos(ctx.upstream("windows"))
-    ctx.step("%d video(s) to process, %d removed, %d unchanged", len(plan.changed), len(plan.removed), plan.unchanged)
-    result.add(videos_processed=len(plan.changed), videos_removed=len(plan.removed))
-    if plan.noop:
-        result.add(mentions=0, keyphrases=0, phrases_embedded=0)
-        return
-    touched = in_list("video_id", plan.touched)
-    windows = read_table(spark, conf, "windows").filter(in_list("video_id", plan.changed))
-    n_windows = windows.count()
-    parts = _partitions(n_windows, s, spark)
+def _mentions_and_phrases(ctx: StageContext, windows: DataFrame, n_windows: int, plan, parts: int, s: dict):
+    """Step 1: spaCy -> ``mentions`` (segment start time joined from segments); then the phrase cache:
+    candidate phrases and concept keys, each embedded once ever per model. Returns (mentions written,
+    the changed videos' mentions).
 
-    # 1. spaCy -> mentions (segment start time joined from segments). The video's title and chapter
-    #    titles go through the same pipeline as pseudo-windows: the author's own words for the subject
-    #    of the video. Title mentions are stored; chapter titles only vouch for nested names, in the
-    #    same pass (one spaCy run, one window function), and are dropped after.
+    The video's title and chapter titles go through the same pipeline as pseudo-windows: the author's own
+    words for the subject of the video. Title mentions are stored; chapter titles only vouch for nested
+    names, in the same pass (one spaCy run, one window function), and are dropped after."""
+    spark, conf = ctx.spark, ctx.conf
+    touched = in_list("video_id", plan.touched)
+
     def pseudo(table: str, window_idx: int) -> DataFrame:
         return (read_table(spark, conf, table).filter(in_list("video_id", plan.changed))
                 .select("video_id", F.lit(window_idx).alias("window_idx"), F.lit(0).alias("seg_from"),
@@ -309,23 +303,39 @@ def run(ctx: StageContext) -> None:
            .withColumn("seg_idx", F.when(is_title, F.lit(None).cast("int")).otherwise(F.col("seg_idx")))
            .withColumn("window_idx", F.when(is_title, F.lit(None).cast("int")).otherwise(F.col("window_idx"))))
     seg_times = read_table(spark, conf, "segments").filter(in_list("video_id", plan.changed)).select("video_id", "seg_idx", "start_s")
-    mentions = raw.join(seg_times, ["video_id", "seg_idx"], "left")
-    n_mentions = replace_where(spark, conf, "mentions", mentions, touched)
+    n_mentions = replace_where(spark, conf, "mentions", raw.join(seg_times, ["video_id", "seg_idx"], "left"), touched)
     mentions = read_table(spark, conf, "mentions").filter(in_list("video_id", plan.changed))
     ctx.step("spaCy: %d mention(s) in %d window(s)", n_mentions, n_windows)
+    phrases = mentions.select("phrase").union(mentions.select(F.col("concept").alias("phrase")))
+    ctx.result.add(phrases_embedded=insert_new_phrases(spark, conf, phrases, s, ctx))
+    return n_mentions, mentions
 
-    # 2. window embeddings by the lake's encoding (exported here on the driver first, so the workers find
-    #    it made instead of queueing on the export lock); a window whose text was embedded before keeps its vector
+
+def run(ctx: StageContext) -> None:
+    spark, conf, result = ctx.spark, ctx.conf, ctx.result
+    s = worker_settings(conf, ctx.settings)
+    plan = ctx.plan_videos(ctx.upstream("windows"))
+    ctx.step("%d video(s) to process, %d removed, %d unchanged", len(plan.changed), len(plan.removed), plan.unchanged)
+    result.add(videos_processed=len(plan.changed), videos_removed=len(plan.removed))
+    if plan.noop:
+        result.add(mentions=0, keyphrases=0, phrases_embedded=0)
+        return
+    touched = in_list("video_id", plan.touched)
+    windows = read_table(spark, conf, "windows").filter(in_list("video_id", plan.changed))
+    n_windows = windows.count()
+    parts = _partitions(n_windows, s, spark)
+
+    # Steps 1 + 3 (spaCy -> mentions -> phrase cache) and step 2 (the window embeddings) read the windows,
+    # not each other, so they run at once (ctx.at_once); the lake's encoding is recorded (and exported on
+    # the driver) first, so neither step's workers queue on the export lock.
     _record_encoding(ctx)
-    embedded, kept, rewritten = embed_windows(ctx, windows, n_windows, plan, s)
+    model = s["encoding"]
+    (n_mentions, mentions), (embedded, kept, rewritten) = ctx.at_once(
+        lambda: _mentions_and_phrases(ctx, windows, n_windows, plan, parts, s),
+        lambda: embed_windows(ctx, windows, n_windows, plan, s))
     result.add(windows_embedded=embedded, windows_kept=kept)
     ctx.step("embedded %d window(s), kept the vectors of %d (text and encoding unchanged), %d video(s) rewritten",
              embedded, kept, rewritten)
-
-    model = s["encoding"]
-    # 3. phrase cache: candidate phrases and concept keys, each embedded once ever per model
-    phrases = mentions.select("phrase").union(mentions.select(F.col("concept").alias("phrase")))
-    result.add(phrases_embedded=insert_new_phrases(spark, conf, phrases, s, ctx))
 
     # 4. KeyBERT with stored embeddings
     cache = read_table(spark, conf, "phrase_embeddings").filter(F.col("model") == model).select("phrase", "vector")

@@ -17,6 +17,7 @@ Example::
 from __future__ import annotations
 
 import math
+from functools import partial
 
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
@@ -180,9 +181,10 @@ def run(ctx: StageContext) -> None:
         "concept_trend": (build_trend(concept_video, links, settings["trend"]), ["concept", "video_id"]),
         "concept_cooccurrence": (build_cooccurrence(mentions, keyphrases, settings["cooccurrence"]), ["concept", "other_concept"]),
     }
+    # four tables from the same cached inputs, none reading another's: written at once
+    written = ctx.at_once(*[partial(merge_changes, spark, conf, name, df, keys) for name, (df, keys) in outputs.items()])
     changed = 0
-    for name, (df, keys) in outputs.items():
-        counts = merge_changes(spark, conf, name, df, keys)
+    for name, counts in zip(outputs, written):
         changed += sum(counts.values())
         result.add(**{name: f"+{counts['inserted']} ~{counts['updated']} -{counts['deleted']}"})
         if sum(counts.values()):
